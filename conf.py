@@ -1,0 +1,100 @@
+"""Sphinx configuration of *Attention, Executed* (sources in ``docs/``).
+
+Build with ``make html``; see the Makefile. Every page is a MyST text notebook executed at build
+time by myst-nb, every gallery script runs under sphinx-gallery, and ``make doctest`` checks every
+number the text prints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+sys.path.insert(0, str(ROOT))  # autodoc and the doctest builder import chapter3 from the checkout
+
+from freshness import watched_hash  # noqa: E402
+
+project = "Attention, Executed"
+author = "The Attention, Executed authors"
+copyright = "2026, " + author
+
+extensions = [
+    "freshness",
+    "myst_nb",
+    "sphinx_gallery.gen_gallery",
+    "sphinx.ext.doctest",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.mathjax",
+]
+
+# The watched sources: a change in any of them re-executes every page and gallery script.
+freshness_watch = ["chapter3"]
+WATCHED_HASH = watched_hash([ROOT / p for p in freshness_watch])
+
+exclude_patterns = [
+    "_build",
+    "_ext",
+    "**/.ipynb_checkpoints",
+    # sphinx-gallery writes a notebook beside each generated page; myst-nb would read it as a
+    # second copy of the same document (see shared notes, pitfall 1).
+    "auto_gallery/*.ipynb",
+]
+
+# Developers may build a few pages only: BOOK_ONLY="masks,ch3_6_multi_head" (docnames).
+# Such a partial build warns about toctree entries it left out; never use it with -W.
+_only = [name.strip() for name in os.environ.get("BOOK_ONLY", "").split(",") if name.strip()]
+if _only:
+    include_patterns = ["index.md"] + [f"{name}.md" for name in _only]
+    if not any(name.startswith("auto_gallery") for name in _only):
+        os.environ.setdefault("BOOK_NO_GALLERY", "1")
+
+# --- myst-nb: execute every page, fail on any error, never serve stale output -----------------
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(ROOT / "_build" / ".jupyter_cache" / WATCHED_HASH)
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 180
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+
+# --- sphinx-gallery --------------------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": "../gallery",
+    "gallery_dirs": "auto_gallery",
+    "filename_pattern": r"/plot_",
+    "plot_gallery": "False" if os.environ.get("BOOK_NO_GALLERY") else "True",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "within_subsection_order": "FileNameSortKey",
+}
+
+# --- doctest ---------------------------------------------------------------------------------
+doctest_global_setup = """
+import torch
+torch.set_printoptions(precision=4, sci_mode=False)
+"""
+doctest_test_doctest_blocks = "default"
+
+# --- autodoc ---------------------------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": False}
+
+# --- HTML: furo, and MathJax served from the book itself (no CDN) -----------------------------
+html_theme = "furo"
+html_title = "Attention, Executed"
+html_static_path = ["docs/_static"]
+_mathjax_pkg = importlib.util.find_spec("sphinx-mathjax-offline")
+if _mathjax_pkg is not None and _mathjax_pkg.submodule_search_locations:
+    # The package ships MathJax 3 under static/mathjax; copying its static folder gives
+    # _static/mathjax/ in the book.
+    html_static_path.append(str(Path(list(_mathjax_pkg.submodule_search_locations)[0]) / "static"))
+    mathjax_path = "mathjax/tex-chtml.js"
+else:  # pragma: no cover - the docs extra always installs it
+    raise RuntimeError("sphinx-mathjax-offline is missing: run `make html`, which installs it")
