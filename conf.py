@@ -72,6 +72,11 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
+    # Backreferences: which gallery scripts use which chapter3 object. Chapter pages show
+    # them with ```{minigallery} chapter3.masks.future_mask``` (or several names).
+    "doc_module": ("chapter3",),
+    "backreferences_dir": "auto_gallery/backreferences",
+    "inspect_global_variables": True,
 }
 
 # --- doctest ---------------------------------------------------------------------------------
