@@ -3,7 +3,7 @@
 #   make test     ruff + pytest + doctest + a clean, warning-free html build (what CI runs)
 #   make doctest  run every doctest in the book and in the package docstrings
 #   make bench    longer measurements that do not belong in the tests
-#   make clean    remove everything generated
+#   make clean    remove everything generated (make distclean also removes .venv)
 
 PYTHON   ?= $(shell command -v python3.11 || command -v python3)
 TORCH    ?= torch==2.13.0
@@ -15,7 +15,7 @@ PY      := $(VENV)/bin/python
 SPHINX  := $(PY) -m sphinx
 STAMP   := $(VENV)/.installed
 
-.PHONY: html test doctest lint pytest bench clean clean-book venv
+.PHONY: html test doctest lint pytest bench clean clean-book distclean venv
 
 venv: $(STAMP)
 
@@ -63,3 +63,7 @@ clean-book:
 clean: clean-book
 	rm -rf .pytest_cache .ruff_cache *.egg-info chapter3.egg-info checkpoints
 	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+# Also remove the virtual environment (the next make rebuilds it).
+distclean: clean
+	rm -rf $(VENV)
