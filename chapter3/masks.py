@@ -5,8 +5,14 @@ bug (an inverted mask lets every token see only the future):
 
 - this module, seed 003's decoder, and the boolean ``attn_mask`` of
   :func:`torch.nn.functional.scaled_dot_product_attention`: ``True`` = **attend**;
-- :meth:`torch.Tensor.masked_fill` (and ``nn.MultiheadAttention``'s boolean masks):
-  ``True`` = **hide**. Pass ``~mask`` (or ``mask == 0``, as seed 003 does) to ``masked_fill``.
+- :meth:`torch.Tensor.masked_fill` (and the boolean masks of :class:`torch.nn.MultiheadAttention`):
+  ``True`` = **hide**. Convert with :func:`to_masked_fill` (that is ``~mask``; seed 003 writes
+  ``mask == 0``, which does the same for 0/1 masks).
+
+Shapes: a padding mask is (B, L), a future mask is (L, L), and the mask that attention consumes
+has the rank of the scores it is applied to: (B, 1, L, L) for multi-head scores (B, H, L, L), or
+(B, L, L) for single-head scores. :func:`check_attn_mask` says so, loudly, when a mask does not
+fit; :func:`masked_softmax` applies a mask and defines a row with no visible key as all zeros.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from chapter3._checks import check_positive_int
 
 def future_mask(seq_len: int, device=None) -> torch.Tensor:
     """The (L, L) look-ahead mask: row *i* may attend to columns ``0..i`` (``True`` = attend).
+
+    Row *i* is query position *i*, column *j* is key position *j*; the lower triangle (with the
+    diagonal) is ``True``. Its inverse, the strict upper triangle, is what
+    :class:`chapter3.causal.CausalAttention` keeps as its ``mask`` buffer for ``masked_fill``.
 
     >>> from chapter3.masks import future_mask
     >>> future_mask(3)
@@ -31,6 +41,10 @@ def future_mask(seq_len: int, device=None) -> torch.Tensor:
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """The (B, L) padding mask of a batch of token ids: ``True`` where the token is not padding.
+
+    One entry per *token*; it says nothing yet about which query sees which key. Broadcast it
+    along the key axis (:func:`key_padding`, or :func:`combine_masks` with a future mask) before
+    applying it to attention scores.
 
     >>> import torch
     >>> from chapter3.masks import padding_mask
@@ -55,7 +69,9 @@ def combine_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
     Entry ``[b, 0, i, j]`` says whether query *i* of sample *b* may attend to key *j*: key *j*
     is a real token **and** not in the future of *i*. The padding mask is broadcast along the
     *key* axis (``padding[:, None, None, :]``); the singleton axis 1 broadcasts over the heads
-    of a (B, H, L, L) score tensor.
+    of a (B, H, L, L) score tensor. Query rows of padded positions are *not* hidden: hiding
+    them would leave rows with no visible key (see :func:`masked_softmax`), and their outputs
+    are ignored by the loss anyway.
 
     >>> import torch
     >>> from chapter3.masks import combine_masks, future_mask
@@ -76,3 +92,119 @@ def combine_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
             f"got shape {tuple(future.shape)}"
         )
     return padding[:, None, None, :] & future[None, None, :, :]  # (B, 1, L, L)
+
+
+def key_padding(padding: torch.Tensor, num_heads_axis: bool = True) -> torch.Tensor:
+    """Reshape a (B, L) padding mask so that it hides padded *keys* (columns) in every row.
+
+    Returns (B, 1, 1, L), which broadcasts to multi-head scores (B, H, L, L), or (B, 1, L) for
+    single-head scores (B, L, L) when ``num_heads_axis=False``. Applying the (B, L) mask as it
+    is would align it with the *last two* axes of the scores instead: a silent bug when B == L,
+    a shape error otherwise.
+
+    >>> import torch
+    >>> from chapter3.masks import key_padding
+    >>> pad = torch.tensor([[True, True, False]])
+    >>> key_padding(pad).shape, key_padding(pad, num_heads_axis=False).shape
+    (torch.Size([1, 1, 1, 3]), torch.Size([1, 1, 3]))
+    """
+    if not isinstance(padding, torch.Tensor) or padding.dtype != torch.bool:
+        raise TypeError("padding must be a boolean (B, L) tensor (True = real token)")
+    if padding.dim() != 2:
+        raise ValueError(f"padding must be a (B, L) mask, got shape {tuple(padding.shape)}")
+    if num_heads_axis:
+        return padding[:, None, None, :]  # (B, 1, 1, L)
+    return padding[:, None, :]  # (B, 1, L)
+
+
+def to_masked_fill(mask: torch.Tensor) -> torch.Tensor:
+    """Turn a ``True`` = attend mask into the ``True`` = hide mask that ``masked_fill`` wants.
+
+    The same conversion feeds the boolean ``attn_mask``/``key_padding_mask`` of
+    :class:`torch.nn.MultiheadAttention`. Code that keeps 0/1 masks writes ``mask == 0``.
+
+    >>> import torch
+    >>> from chapter3.masks import future_mask, to_masked_fill
+    >>> to_masked_fill(future_mask(3))
+    tensor([[False,  True,  True],
+            [False, False,  True],
+            [False, False, False]])
+    >>> scores = torch.zeros(3, 3)
+    >>> scores.masked_fill(to_masked_fill(future_mask(3)), float("-inf"))
+    tensor([[0., -inf, -inf],
+            [0., 0., -inf],
+            [0., 0., 0.]])
+    """
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError(
+            "mask must be a boolean tensor (True = may attend); "
+            f"got {type(mask).__name__} {getattr(mask, 'dtype', '')}".rstrip()
+        )
+    return ~mask
+
+
+def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor:
+    """Raise unless ``mask`` is boolean and broadcasts to attention scores of ``scores_shape``.
+
+    The mask must have the *same rank* as the scores (4 for (B, H, T, T), 3 for (B, T, T)), and
+    each of its sizes must be 1 or equal the scores' size. Requiring the rank is stricter than
+    PyTorch's broadcasting on purpose: a (B, T) padding mask would otherwise be aligned with the
+    (T, T) axes and silently mean something else.
+
+    >>> import torch
+    >>> from chapter3.masks import check_attn_mask
+    >>> check_attn_mask(torch.ones(2, 1, 1, 5, dtype=torch.bool), (2, 4, 5, 5)).shape
+    torch.Size([2, 1, 1, 5])
+    >>> check_attn_mask(torch.ones(2, 5, dtype=torch.bool), (2, 4, 5, 5))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: attn_mask of shape (2, 5) cannot broadcast to the attention scores (B, H, T, T) ...
+    """
+    scores_shape = tuple(scores_shape)
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"{name} must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "
+            "additive float masks are not accepted"
+        )
+    names = "(B, H, T, T)" if len(scores_shape) == 4 else "(B, T, T)"
+    hint = (
+        "a (B, L) padding mask becomes mask[:, None, None, :]"
+        if len(scores_shape) == 4
+        else "a (B, L) padding mask becomes mask[:, None, :]"
+    )
+    fits = mask.dim() == len(scores_shape) and all(
+        m in (1, s) for m, s in zip(mask.shape, scores_shape, strict=True)
+    )
+    if not fits:
+        raise ValueError(
+            f"{name} of shape {tuple(mask.shape)} cannot broadcast to the attention scores "
+            f"{names} = {scores_shape}: it needs {len(scores_shape)} dimensions, each 1 or equal "
+            f"to the scores' size ({hint})"
+        )
+    return mask
+
+
+def masked_softmax(attn_scores: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last dim with hidden keys set to −inf; a row with no visible key is 0.
+
+    ``attend`` is ``True`` = may attend and broadcasts to ``attn_scores``. A hidden score becomes
+    −inf, so ``exp`` makes it exactly 0 and the visible weights of the row still sum to 1.
+    A row whose keys are *all* hidden would be softmax(−inf, …, −inf) = 0 / 0 = NaN, and one NaN
+    spreads through every later layer; this function defines such a row as all zeros instead, so
+    its context vector is the zero vector. That is also what
+    :func:`torch.nn.functional.scaled_dot_product_attention` returns for such rows.
+
+    >>> import torch
+    >>> from chapter3.masks import masked_softmax
+    >>> scores = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    >>> attend = torch.tensor([[True, True, False], [False, False, False]])
+    >>> masked_softmax(scores, attend)
+    tensor([[0.2689, 0.7311, 0.0000],
+            [0.0000, 0.0000, 0.0000]])
+    """
+    attn_scores = attn_scores.masked_fill(~attend, float("-inf"))
+    attn_weights = torch.softmax(attn_scores, dim=-1)
+    nothing_visible = ~attend.any(dim=-1, keepdim=True)  # rows that came out as NaN
+    return attn_weights.masked_fill(nothing_visible, 0.0)

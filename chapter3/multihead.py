@@ -1,0 +1,280 @@
+"""Multi-head attention (3.6), three ways, all causal and all computing the same function.
+
+- :class:`MultiHeadAttentionWrapper` stacks ``num_heads`` independent
+  :class:`~chapter3.causal.CausalAttention` heads and concatenates their outputs
+  (width ``d_out * num_heads``). Easy to read, one matmul chain per head.
+- :class:`MultiHeadAttention` computes every head at once: one projection per Q/K/V, split into
+  heads with ``view``/``transpose``, then ``out_proj`` mixes the heads (width ``d_out``).
+- :class:`FusedMultiHeadAttention` does the same with one fused QKV projection and
+  :func:`torch.nn.functional.scaled_dot_product_attention` (SDPA), which picks a fused kernel.
+
+:func:`copy_to_fused` and :func:`to_torch_multihead` copy a :class:`MultiHeadAttention`'s
+weights into the fused variant or into :class:`torch.nn.MultiheadAttention`, so that all of
+them can be checked against each other.
+
+Masks: every class takes ``forward(x, attn_mask=None)`` with a boolean mask in the decoder's
+convention (``True`` = may attend, see :mod:`chapter3.masks`), combined with the causal mask.
+A query whose keys are all hidden gets all-zero attention weights: its context vector is zero
+before ``out_proj`` (so the output row is ``out_proj.bias``), never NaN — the behaviour of SDPA
+and of :class:`torch.nn.MultiheadAttention`, too.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from chapter3._checks import check_dropout, check_last_dim, check_positive_int, check_tensor
+from chapter3.causal import CausalAttention, check_seq_len
+from chapter3.masks import check_attn_mask, masked_softmax
+
+
+def _check_heads(d_out: int, num_heads: int) -> int:
+    check_positive_int(d_out, "d_out")
+    check_positive_int(num_heads, "num_heads")
+    if d_out % num_heads != 0:
+        raise ValueError(
+            f"d_out must be divisible by num_heads to split it into equal heads, got "
+            f"d_out={d_out} and num_heads={num_heads}"
+        )
+    return d_out // num_heads
+
+
+class MultiHeadAttentionWrapper(nn.Module):
+    """``num_heads`` :class:`~chapter3.causal.CausalAttention` heads side by side.
+
+    Each head maps (B, T, d_in) → (B, T, d_out); the outputs are concatenated along the last
+    dim, so the result is (B, T, d_out * num_heads). ``attn_mask`` (``True`` = may attend,
+    broadcastable to (B, T, T)) is passed to every head.
+
+    >>> import torch
+    >>> from chapter3.multihead import MultiHeadAttentionWrapper
+    >>> _ = torch.manual_seed(123)
+    >>> mha = MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.0, num_heads=2)
+    >>> mha(torch.rand(2, 6, 3)).shape
+    torch.Size([2, 6, 4])
+    """
+
+    def __init__(self, d_in: int, d_out: int, context_length: int, dropout: float,
+                 num_heads: int, qkv_bias: bool = False):
+        super().__init__()
+        check_positive_int(num_heads, "num_heads")
+        self.heads = nn.ModuleList(
+            [CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)
+             for _ in range(num_heads)]
+        )
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat([head(x, attn_mask) for head in self.heads], dim=-1)  # (B, T, H*d_out)
+
+
+class MultiHeadAttention(nn.Module):
+    """Causal multi-head attention, all heads in one batched matmul: (B, T, d_in) → (B, T, d_out).
+
+    ``d_out`` is split into ``num_heads`` heads of ``head_dim = d_out // num_heads``; each head
+    attends with its own slice of the Q/K/V projections, and ``out_proj`` (d_out → d_out, with
+    bias) mixes the concatenated heads. ``attn_mask`` (``True`` = may attend) must broadcast to
+    the scores (B, H, T, T), e.g. :func:`chapter3.masks.combine_masks` or ``pad[:, None, None, :]``.
+
+    Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``,
+    ``out_proj``), so ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
+
+    >>> import torch
+    >>> from chapter3.multihead import MultiHeadAttention
+    >>> _ = torch.manual_seed(123)
+    >>> mha = MultiHeadAttention(3, 2, context_length=6, dropout=0.0, num_heads=2)
+    >>> mha(torch.rand(2, 6, 3)).shape
+    torch.Size([2, 6, 2])
+    """
+
+    def __init__(self, d_in: int, d_out: int, context_length: int, dropout: float,
+                 num_heads: int, qkv_bias: bool = False):
+        super().__init__()
+        self.head_dim = _check_heads(d_out, num_heads)
+        self.d_in = check_positive_int(d_in, "d_in")
+        self.d_out = d_out
+        self.num_heads = num_heads
+        self.context_length = check_positive_int(context_length, "context_length")
+        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.out_proj = nn.Linear(d_out, d_out)  # mixes the heads
+        self.dropout = nn.Dropout(check_dropout(dropout))
+        # True above the diagonal = a future key (masked_fill convention), as in CausalAttention.
+        self.register_buffer(
+            "mask",
+            torch.triu(torch.ones(context_length, context_length, dtype=torch.bool), diagonal=1),
+        )
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
+        check_last_dim(x, self.d_in)
+        b, num_tokens, _ = x.shape  # (B, T, d_in)
+        check_seq_len(num_tokens, self.context_length)
+        h, d_head = self.num_heads, self.head_dim
+
+        keys = self.W_key(x)  # (B, T, d_out)
+        queries = self.W_query(x)  # (B, T, d_out)
+        values = self.W_value(x)  # (B, T, d_out)
+
+        # Split the last dim into heads, then move heads before tokens.
+        keys = keys.view(b, num_tokens, h, d_head).transpose(1, 2)  # (B, H, T, d_head)
+        queries = queries.view(b, num_tokens, h, d_head).transpose(1, 2)  # (B, H, T, d_head)
+        values = values.view(b, num_tokens, h, d_head).transpose(1, 2)  # (B, H, T, d_head)
+
+        attn_scores = queries @ keys.transpose(2, 3)  # (B, H, T, T)
+        attend = ~self.mask[:num_tokens, :num_tokens]  # (T, T), True = may attend
+        if attn_mask is not None:
+            check_attn_mask(attn_mask, (b, h, num_tokens, num_tokens))
+            attend = attend & attn_mask  # (B or 1, H or 1, T, T)
+        attn_weights = masked_softmax(attn_scores / d_head**0.5, attend)  # (B, H, T, T)
+        attn_weights = self.dropout(attn_weights)
+
+        context_vec = (attn_weights @ values).transpose(1, 2)  # (B, T, H, d_head)
+        # transpose made the tensor non-contiguous; view needs contiguous memory.
+        context_vec = context_vec.contiguous().view(b, num_tokens, self.d_out)  # (B, T, d_out)
+        return self.out_proj(context_vec)  # (B, T, d_out)
+
+
+class FusedMultiHeadAttention(nn.Module):
+    """:class:`MultiHeadAttention` with one fused QKV projection and SDPA.
+
+    ``qkv`` (d_in → 3·d_out) holds ``W_query``, ``W_key``, ``W_value`` stacked in that order;
+    :func:`torch.nn.functional.scaled_dot_product_attention` does the scaling, the causal mask,
+    the softmax, dropout (only in training mode) and the weighted sum, in a fused kernel where
+    one exists. Same outputs as :class:`MultiHeadAttention` after :func:`copy_to_fused`.
+
+    Without ``attn_mask`` the causal mask is SDPA's ``is_causal=True``; with one (``True`` = may
+    attend, broadcastable to (B, H, T, T) — SDPA's own convention) it is combined with the
+    future mask and passed as SDPA's boolean ``attn_mask``.
+
+    >>> import torch
+    >>> from chapter3.multihead import FusedMultiHeadAttention
+    >>> fused = FusedMultiHeadAttention(4, 4, context_length=8, dropout=0.1, num_heads=2)
+    >>> fused(torch.rand(3, 8, 4)).shape
+    torch.Size([3, 8, 4])
+    """
+
+    def __init__(self, d_in: int, d_out: int, context_length: int, dropout: float,
+                 num_heads: int, qkv_bias: bool = False):
+        super().__init__()
+        self.head_dim = _check_heads(d_out, num_heads)
+        self.d_in = check_positive_int(d_in, "d_in")
+        self.d_out = d_out
+        self.num_heads = num_heads
+        self.context_length = check_positive_int(context_length, "context_length")
+        self.dropout = check_dropout(dropout)
+        self.qkv = nn.Linear(d_in, 3 * d_out, bias=qkv_bias)  # W_query, W_key, W_value stacked
+        self.out_proj = nn.Linear(d_out, d_out)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
+        check_last_dim(x, self.d_in)
+        b, num_tokens, _ = x.shape  # (B, T, d_in)
+        check_seq_len(num_tokens, self.context_length)
+        h, d_head = self.num_heads, self.head_dim
+
+        qkv = self.qkv(x).view(b, num_tokens, 3, h, d_head)  # (B, T, 3, H, d_head)
+        queries, keys, values = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, d_head)
+
+        dropout_p = self.dropout if self.training else 0.0
+        if attn_mask is None:
+            context_vec = F.scaled_dot_product_attention(
+                queries, keys, values, dropout_p=dropout_p, is_causal=True
+            )  # (B, H, T, d_head)
+        else:
+            check_attn_mask(attn_mask, (b, h, num_tokens, num_tokens))
+            future = torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=x.device).tril()
+            # SDPA's boolean attn_mask uses True = attend, the same as ours: no inversion.
+            context_vec = F.scaled_dot_product_attention(
+                queries, keys, values, attn_mask=attn_mask & future, dropout_p=dropout_p
+            )  # (B, H, T, d_head); rows with no visible key come out as zeros
+        context_vec = context_vec.transpose(1, 2).reshape(b, num_tokens, self.d_out)
+        return self.out_proj(context_vec)  # (B, T, d_out)
+
+
+def _require(module, cls, name: str) -> None:
+    if not isinstance(module, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {type(module).__name__}")
+
+
+@torch.no_grad()
+def copy_to_fused(mha: MultiHeadAttention,
+                  fused: FusedMultiHeadAttention | None = None) -> FusedMultiHeadAttention:
+    """Copy a :class:`MultiHeadAttention`'s weights into a :class:`FusedMultiHeadAttention`.
+
+    ``fused.qkv.weight`` is ``W_query.weight``, ``W_key.weight`` and ``W_value.weight`` stacked
+    row-wise (``nn.Linear`` stores (out, in)). Builds a new module (same sizes, dropout,
+    device and dtype) when ``fused`` is None, and returns it.
+
+    >>> import torch
+    >>> from chapter3.multihead import MultiHeadAttention, copy_to_fused
+    >>> mha = MultiHeadAttention(4, 4, context_length=5, dropout=0.0, num_heads=2).eval()
+    >>> fused = copy_to_fused(mha).eval()
+    >>> x = torch.rand(2, 5, 4)
+    >>> torch.allclose(mha(x), fused(x), atol=1e-6)
+    True
+    """
+    _require(mha, MultiHeadAttention, "mha")
+    if fused is None:
+        fused = FusedMultiHeadAttention(
+            mha.d_in, mha.d_out, mha.context_length, mha.dropout.p, mha.num_heads,
+            qkv_bias=mha.W_query.bias is not None,
+        ).to(device=mha.out_proj.weight.device, dtype=mha.out_proj.weight.dtype)
+    _require(fused, FusedMultiHeadAttention, "fused")
+    if (fused.d_in, fused.d_out, fused.num_heads) != (mha.d_in, mha.d_out, mha.num_heads):
+        raise ValueError(
+            "fused must have the same (d_in, d_out, num_heads) as mha, got "
+            f"{(fused.d_in, fused.d_out, fused.num_heads)} and "
+            f"{(mha.d_in, mha.d_out, mha.num_heads)}"
+        )
+    if (fused.qkv.bias is None) != (mha.W_query.bias is None):
+        raise ValueError("fused and mha must agree on qkv_bias")
+    projections = (mha.W_query, mha.W_key, mha.W_value)
+    fused.qkv.weight.copy_(torch.cat([p.weight for p in projections], dim=0))  # (3*d_out, d_in)
+    if fused.qkv.bias is not None:
+        fused.qkv.bias.copy_(torch.cat([p.bias for p in projections], dim=0))
+    fused.out_proj.load_state_dict(mha.out_proj.state_dict())
+    return fused
+
+
+@torch.no_grad()
+def to_torch_multihead(mha: MultiHeadAttention) -> nn.MultiheadAttention:
+    """A :class:`torch.nn.MultiheadAttention` (``batch_first=True``) with ``mha``'s weights.
+
+    PyTorch's module requires the query width to equal ``embed_dim``, so ``mha`` must have
+    ``d_in == d_out``. Call it as ``torch_mha(x, x, x, attn_mask=~future_mask(T),
+    need_weights=False)[0]``: its boolean ``attn_mask`` uses the **opposite** convention
+    (``True`` = hide), hence the ``~``. Without ``qkv_bias`` its input-projection bias is zero.
+
+    >>> import torch
+    >>> from chapter3.masks import future_mask
+    >>> from chapter3.multihead import MultiHeadAttention, to_torch_multihead
+    >>> mha = MultiHeadAttention(4, 4, context_length=5, dropout=0.0, num_heads=2).eval()
+    >>> ref = to_torch_multihead(mha).eval()
+    >>> x = torch.rand(2, 5, 4)
+    >>> out = ref(x, x, x, attn_mask=~future_mask(5), need_weights=False)[0]
+    >>> torch.allclose(mha(x), out, atol=1e-6)
+    True
+    """
+    _require(mha, MultiHeadAttention, "mha")
+    if mha.d_in != mha.d_out:
+        raise ValueError(
+            "torch.nn.MultiheadAttention needs d_in == d_out (its query width is embed_dim), "
+            f"got d_in={mha.d_in}, d_out={mha.d_out}"
+        )
+    weight = mha.out_proj.weight
+    ref = nn.MultiheadAttention(
+        mha.d_out, mha.num_heads, dropout=mha.dropout.p, bias=True, batch_first=True,
+        device=weight.device, dtype=weight.dtype,
+    )
+    projections = (mha.W_query, mha.W_key, mha.W_value)
+    ref.in_proj_weight.copy_(torch.cat([p.weight for p in projections], dim=0))
+    if mha.W_query.bias is not None:
+        ref.in_proj_bias.copy_(torch.cat([p.bias for p in projections], dim=0))
+    else:
+        ref.in_proj_bias.zero_()
+    ref.out_proj.weight.copy_(mha.out_proj.weight)
+    ref.out_proj.bias.copy_(mha.out_proj.bias)
+    return ref
