@@ -26,6 +26,7 @@ extensions = [
     "freshness",
     "myst_nb",
     "sphinx_gallery.gen_gallery",
+    "gallery_guard",
     "sphinx.ext.doctest",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
@@ -71,13 +72,39 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,
+    # One subsection per part of the book (gallery/<name>/README.txt is its header), in the
+    # book's order; scripts within a subsection in file-name order.
+    "subsection_order": [
+        "../gallery/attention",
+        "../gallery/masks",
+        "../gallery/multihead",
+        "../gallery/adder",
+    ],
     "within_subsection_order": "FileNameSortKey",
     # Backreferences: which gallery scripts use which chapter3 object. Chapter pages show
-    # them with ```{minigallery} chapter3.masks.future_mask``` (or several names).
+    # them with an eval-rst block: ``.. minigallery:: chapter3.masks.future_mask`` (or several
+    # names). inspect_global_variables also catches objects reached through an instance.
     "doc_module": ("chapter3",),
     "backreferences_dir": "auto_gallery/backreferences",
     "inspect_global_variables": True,
+    # The execution-times page is part of the book: write it even when SOURCE_DATE_EPOCH is
+    # set (sphinx-gallery's default then skips it, and the toctree entry would dangle).
+    "write_computation_times": True,
+    "min_reported_time": 0,
+    # A failing script fails the build (the default, stated here on purpose); gallery_guard
+    # (docs/_ext/gallery_guard.py) also fails it when a script silently did not run.
+    "only_warn_on_example_error": False,
+    "abort_on_example_error": False,
 }
+
+# The gallery has subsections (gallery/<section>/): their notebooks must be excluded too
+# ("*" stops at "/", "**" does not).
+exclude_patterns.append("auto_gallery/**.ipynb")
+
+# A partial build that names a gallery page (BOOK_ONLY=auto_gallery/index,sg_execution_times)
+# needs the gallery's generated reST pages too; the pattern above only adds Markdown pages.
+if _only and any(n.startswith("auto_gallery") or n == "sg_execution_times" for n in _only):
+    include_patterns += ["auto_gallery/**.rst", "sg_execution_times.rst"]
 
 # --- doctest ---------------------------------------------------------------------------------
 doctest_global_setup = """
