@@ -12,7 +12,8 @@ after its handler) and, when ``plot_gallery`` is on, checks every script of ever
 
 1. it matches ``filename_pattern`` (otherwise sphinx-gallery never executes it);
 2. its page exists and records a run time above zero;
-3. every figure its page shows exists on disk;
+3. every figure its page shows exists on disk, with real alt text (sphinx-gallery builds it from
+   the figure's suptitle and axes titles; a figure without titles gets its file name);
 4. its row on the execution-times page (the ``.cost.json`` cache) is above zero.
 
 A script skipped because its MD5 is unchanged passes: its page, figures and cost are those of
@@ -36,6 +37,16 @@ _TIMING = re.compile(
     r"\*\*Total running time of the script:\*\*\s*\(\s*(\d+)\s*minutes\s*([\d.]+)\s*seconds\)"
 )
 _IMAGE = re.compile(r"^\s*(?:\.\. image-sg::|:srcset:)\s*(\S+)", re.MULTILINE)
+_FIGURE = re.compile(r"^\s*\.\. image-sg::\s*(\S+)\n\s*:alt:(.*)$", re.MULTILINE)
+
+
+def fallback_alt(image: str) -> str:
+    """The alt text sphinx-gallery gives a figure that has no title: its file name, reworded.
+
+    >>> fallback_alt("/auto_gallery/images/sphx_glr_plot_masks_002.png")
+    'plot masks'
+    """
+    return re.sub(r"[-,_]", " ", Path(image).stem[len("sphx_glr_") : -len("_002")])
 
 
 def _pairs(app, gallery_conf):
@@ -84,6 +95,12 @@ def check_script(app, script: Path, examples_dir: Path, gallery_dir: Path, galle
         path = Path(app.srcdir) / image.split(",")[0].lstrip("/")
         if not path.is_file():
             problems.append(f"{name}: its page shows {image}, which does not exist")
+    for image, alt in _FIGURE.findall(text):
+        if alt.strip() in ("", fallback_alt(image)):
+            problems.append(
+                f"{name}: {Path(image).name} has no alt text; give the figure a suptitle or "
+                "axes titles"
+            )
     cost = page.with_name(page.stem + ".cost.json")
     seconds = 0.0
     if cost.is_file():
