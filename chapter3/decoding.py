@@ -1,0 +1,185 @@
+"""Inference for the adder: greedy decoding, exact-match accuracy, ``what_is``, a benchmark.
+
+Two decoders give the same answers. :func:`greedy_decode` completes a whole batch of questions
+at once (four forward passes for the whole test split); :func:`complete_one` is seed 003's
+``compute_sum``, one question at a time, kept as the slow reference.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from chapter3.adder import (
+    EOS,
+    EQUAL,
+    PAD,
+    decode,
+    encode_equation,
+    parse_question,
+    split_strings,
+)
+from chapter3.masks import future_mask, padding_mask
+
+
+@contextmanager
+def _eval_mode(model: nn.Module):
+    """Switch dropout off for the duration, then restore the previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def greedy_decode(model: nn.Module, prompts: torch.Tensor, max_new_tokens: int = 4) -> torch.Tensor:
+    """Complete every row of ``prompts`` (B, T) by repeatedly appending the arg-max token.
+
+    All rows are decoded together; a row that has produced ``<EOS>`` gets ``<pad>`` from then
+    on, and the loop stops early once every row has finished. Returns (B, T + k), k ≤
+    ``max_new_tokens``.
+    """
+    if prompts.dim() != 2:
+        raise ValueError(f"prompts must be a (B, T) batch of ids, got shape {tuple(prompts.shape)}")
+    x = prompts.long().to(_device(model))
+    finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
+    with _eval_mode(model):
+        for _ in range(max_new_tokens):
+            logits = model(x)  # (B, t, V); the causal mask is built inside
+            next_token = logits[:, -1, :].argmax(dim=-1)  # (B,)
+            next_token = next_token.masked_fill(finished, PAD)
+            x = torch.cat([x, next_token[:, None]], dim=1)  # (B, t + 1)
+            finished |= next_token == EOS
+            if bool(finished.all()):
+                break
+    return x
+
+
+def complete_one(model: nn.Module, prompt: torch.Tensor, max_new_tokens: int = 4) -> torch.Tensor:
+    """Seed 003's ``compute_sum``: complete one (1, T) prompt, one token per forward pass."""
+    x = prompt.long().view(1, -1).to(_device(model))
+    with _eval_mode(model):
+        for _ in range(max_new_tokens):
+            seq_len = x.size(1)
+            pad = padding_mask(x, PAD)[:, None, None, :]  # (1, 1, 1, t)
+            logits = model(x, pad.expand(1, 1, seq_len, seq_len), future_mask(seq_len))
+            last = logits.argmax(-1)[:, -1].view(1, 1)  # (1, 1)
+            x = torch.cat([x, last], dim=1)
+            if last.item() == EOS:
+                break
+    return x[0]
+
+
+def _as_strings(equations) -> list[str]:
+    if isinstance(equations, str):
+        raise TypeError("equations must be a list of equation strings or a data split, not a str")
+    if isinstance(equations, list) and all(isinstance(e, str) for e in equations):
+        return list(equations)
+    return split_strings(equations)
+
+
+@dataclass
+class EvalResult:
+    """Exact-match accuracy of a decoder on a list of equations."""
+
+    accuracy: float
+    num_correct: int
+    total: int
+    wrong: list[tuple[str, str]] = field(default_factory=list)  # (expected, predicted)
+    seconds: float = 0.0
+
+
+def _prompts_and_answers(equations: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    full = torch.stack([encode_equation(e) for e in equations])  # (N, L)
+    equal_pos = int((full[0] == EQUAL).nonzero()[0])
+    return full[:, : equal_pos + 1], full
+
+
+def _compare(predicted: torch.Tensor, full: torch.Tensor, equations: list[str], seconds: float):
+    predicted = predicted.cpu()
+    length = min(predicted.size(1), full.size(1))
+    same = (predicted[:, :length] == full[:, :length]).all(dim=1)  # (N,)
+    if predicted.size(1) < full.size(1):  # stopped before <EOS>: nothing is complete
+        same = torch.zeros_like(same)
+    wrong = [(equations[i], decode(predicted[i])) for i in (~same).nonzero().flatten().tolist()]
+    correct = int(same.sum())
+    return EvalResult(correct / len(equations), correct, len(equations), wrong, seconds)
+
+
+def evaluate(model: nn.Module, equations) -> EvalResult:
+    """Batched greedy decoding of every question, then exact match with the true equation.
+
+    ``equations`` is a list of strings like ``"15+57=072"`` or a data split. A prediction is
+    right only if every answer digit and the final ``<EOS>`` are right.
+    """
+    equations = _as_strings(equations)
+    if not equations:
+        raise ValueError("equations is empty: nothing to evaluate")
+    prompts, full = _prompts_and_answers(equations)
+    start = time.perf_counter()
+    predicted = greedy_decode(model, prompts, max_new_tokens=full.size(1) - prompts.size(1))
+    seconds = time.perf_counter() - start
+    predicted = predicted[:, : full.size(1)]
+    return _compare(predicted, full, equations, seconds)
+
+
+def evaluate_one_by_one(model: nn.Module, equations) -> EvalResult:
+    """The same evaluation with seed 003's per-equation loop (the slow reference)."""
+    equations = _as_strings(equations)
+    prompts, full = _prompts_and_answers(equations)
+    start = time.perf_counter()
+    rows = []
+    for prompt in prompts:
+        out = complete_one(model, prompt, max_new_tokens=full.size(1) - prompts.size(1))
+        padded = torch.full((full.size(1),), PAD, dtype=torch.long)
+        padded[: out.numel()] = out[: full.size(1)].cpu()
+        rows.append(padded)
+    seconds = time.perf_counter() - start
+    return _compare(torch.stack(rows), full, equations, seconds)
+
+
+def what_is(question: str, model: nn.Module | None = None) -> str:
+    """Ask the model for a sum: ``what_is("15+57=")`` → ``"15+57=072"``.
+
+    The question must look like ``a+b=`` with one- or two-digit numbers (they are zero-padded
+    before the model sees them). Without ``model``, the fast recipe's cached model is used
+    (see :func:`chapter3.adder.trained_adder`).
+    """
+    padded = parse_question(question)
+    if model is None:
+        from chapter3.adder import trained_adder
+
+        model, _ = trained_adder("fast")
+    prompt = encode_equation(padded)[:-1]  # drop <EOS>: <BOS> a + b =
+    out = greedy_decode(model, prompt[None, :], max_new_tokens=4)[0]
+    answer = decode(out)[len(padded):]
+    return question.strip() + answer
+
+
+def benchmark_decoding(model: nn.Module, equations, repeats: int = 3) -> dict:
+    """Time batched decoding against the per-equation loop on the same equations.
+
+    Returns seconds (best of ``repeats`` for the batched path, one run of the loop), the
+    speed-up, and whether both gave the same predictions.
+    """
+    equations = _as_strings(equations)
+    batched = min((evaluate(model, equations) for _ in range(repeats)), key=lambda r: r.seconds)
+    loop = evaluate_one_by_one(model, equations)
+    return {
+        "equations": len(equations),
+        "batched_seconds": batched.seconds,
+        "loop_seconds": loop.seconds,
+        "speedup": loop.seconds / batched.seconds,
+        "same_predictions": batched.wrong == loop.wrong and batched.accuracy == loop.accuracy,
+        "accuracy": batched.accuracy,
+    }

@@ -1,0 +1,393 @@
+"""A small GPT decoder, as seed 003 builds it: masked self-attention, AddNorm, feed-forward.
+
+The pieces, in the order the book introduces them (see the page *The GPT decoder*):
+
+- :class:`ScaledDotProductAttention` returns ``(context_vec, attn_weights)``;
+- :class:`MultiHeadAttention` projects with ``W_Q``, ``W_K``, ``W_V`` (no bias), splits the heads
+  with ``view``/``permute``, and mixes them back with ``W_O``; it keeps the weights of its last
+  call in ``last_attn_weights`` so that attention maps of a trained model can be drawn;
+- :class:`AddNorm` is the seed's residual connection, ``layer_norm(x + sublayer(dropout(x)))``;
+- :class:`PositionwiseFeedForward`, :class:`GPTDecoderBlock` and :class:`GPTDecoder`.
+
+With the defaults of :class:`GPTConfig` (the adder of seed 003) the model has 270,226 parameters.
+
+Masks follow :mod:`chapter3.masks`: ``True`` means *may attend*.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from chapter3._checks import check_dropout, check_positive_int
+from chapter3.masks import future_mask as make_future_mask
+
+
+@dataclass
+class GPTConfig:
+    """Everything that decides the decoder's shape, in one flat dataclass.
+
+    The defaults are the adder of seed 003 (whose nested configs repeated ``d_model`` five
+    times). ``attn_dropout`` is 0 because the seed builds ``ScaledDotProductAttention()`` with
+    its default, and the dropout that its multi-head module creates is never applied.
+
+    >>> from chapter3.gpt import GPTConfig
+    >>> GPTConfig(d_model=130, num_heads=4)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: d_model (130) must be divisible by num_heads (4): ...
+    """
+
+    vocab_size: int = 18  # tokens the embedding knows and the head scores
+    max_seq_len: int = 11  # longest input; the learned positional embedding has this many rows
+    d_model: int = 128  # width of every token vector (D)
+    num_heads: int = 4  # attention heads (H); each works in d_model // num_heads features
+    num_layers: int = 2  # decoder blocks
+    d_ff: int = 256  # hidden width of the position-wise feed-forward network
+    dropout: float = 0.1  # on embeddings, on each sublayer's input, inside the FFN
+    attn_dropout: float = 0.0  # on the attention weights
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_seq_len", "d_model", "num_heads", "num_layers", "d_ff"):
+            check_positive_int(getattr(self, name), name)
+        check_dropout(self.dropout)
+        check_dropout(self.attn_dropout)
+        if self.d_model % self.num_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads}): "
+                "each head gets d_model // num_heads features"
+            )
+
+    def to_dict(self) -> dict:
+        """A plain dict (for checkpoints)."""
+        return asdict(self)
+
+
+class ScaledDotProductAttention(nn.Module):
+    """softmax(Q Kᵀ / √d_k) V, with an optional boolean mask (``True`` = may attend).
+
+    Returns the context vectors and the attention weights, so callers can inspect them.
+
+    >>> import torch
+    >>> from chapter3.gpt import ScaledDotProductAttention
+    >>> q = k = v = torch.ones(1, 1, 3, 2)  # (B, H, T, d_k)
+    >>> context_vec, attn_weights = ScaledDotProductAttention()(q, k, v)
+    >>> attn_weights[0, 0, 0]
+    tensor([0.3333, 0.3333, 0.3333])
+    """
+
+    def __init__(self, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(check_dropout(dropout))
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        d_k = query.size(-1)
+        attn_scores = query @ key.transpose(-2, -1) / math.sqrt(d_k)  # (B, H, T, S)
+        if mask is not None:
+            # mask is True where attending is allowed; masked_fill wants True where it writes.
+            attn_scores = attn_scores.masked_fill(~mask, float("-inf"))
+        attn_weights = attn_scores.softmax(dim=-1)  # (B, H, T, S), rows sum to 1
+        attn_weights = self.dropout(attn_weights)
+        context_vec = attn_weights @ value  # (B, H, T, d_v)
+        return context_vec, attn_weights
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with four bias-free projections ``W_Q``, ``W_K``, ``W_V``, ``W_O``.
+
+    Each projection is a ``d_model × d_model`` matrix; the heads are carved out of its output
+    by ``view`` (split the last axis into H × d_k) and ``permute`` (move H next to B). After a
+    forward pass, ``last_attn_weights`` holds the (B, H, T, S) weights of that call (detached).
+
+    >>> import torch
+    >>> from chapter3.gpt import MultiHeadAttention
+    >>> mha = MultiHeadAttention(d_model=8, num_heads=2)
+    >>> mha(torch.zeros(3, 5, 8)).shape
+    torch.Size([3, 5, 8])
+    >>> mha.last_attn_weights.shape
+    torch.Size([3, 2, 5, 5])
+    """
+
+    def __init__(self, d_model: int, num_heads: int, attn_dropout: float = 0.0) -> None:
+        super().__init__()
+        check_positive_int(d_model, "d_model")
+        check_positive_int(num_heads, "num_heads")
+        if d_model % num_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.d_k = d_model // num_heads
+        self.W_Q = nn.Linear(d_model, d_model, bias=False)
+        self.W_K = nn.Linear(d_model, d_model, bias=False)
+        self.W_V = nn.Linear(d_model, d_model, bias=False)
+        self.W_O = nn.Linear(d_model, d_model, bias=False)
+        self.attention = ScaledDotProductAttention(attn_dropout)
+        self.last_attn_weights: torch.Tensor | None = None
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) → (B, H, L, d_k)."""
+        batch_size, seq_len, _ = x.shape
+        x = x.view(batch_size, seq_len, self.num_heads, self.d_k)  # (B, L, H, d_k)
+        return x.permute(0, 2, 1, 3)  # (B, H, L, d_k)
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, L, d_k) → (B, L, D): the inverse of :meth:`split_heads`."""
+        batch_size, _, seq_len, _ = x.shape
+        x = x.permute(0, 2, 1, 3).contiguous()  # (B, L, H, d_k)
+        return x.view(batch_size, seq_len, self.d_model)  # (B, L, D)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        key = query if key is None else key
+        value = key if value is None else value
+        Q = self.split_heads(self.W_Q(query))  # (B, H, T, d_k)
+        K = self.split_heads(self.W_K(key))  # (B, H, S, d_k)
+        V = self.split_heads(self.W_V(value))  # (B, H, S, d_k)
+        context_vec, attn_weights = self.attention(Q, K, V, mask)  # (B, H, T, d_k), (B, H, T, S)
+        self.last_attn_weights = attn_weights.detach()
+        return self.W_O(self.merge_heads(context_vec))  # (B, T, D)
+
+
+class LayerNormWithStd(nn.Module):
+    """The layer norm that seed 003 writes by hand (and then does not use).
+
+    It divides by ``std + eps`` where ``std`` is the *unbiased* standard deviation (N - 1 in
+    the denominator); :class:`torch.nn.LayerNorm` divides by ``sqrt(var + eps)`` with the
+    *biased* variance (N). The two differ by a factor of about ``sqrt(N / (N - 1))``.
+
+    >>> import torch
+    >>> from chapter3.gpt import LayerNormWithStd
+    >>> LayerNormWithStd(2)(torch.tensor([[0.0, 2.0]]))
+    tensor([[-0.7071,  0.7071]], grad_fn=<AddBackward0>)
+    """
+
+    def __init__(self, feature_dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(feature_dim))
+        self.beta = nn.Parameter(torch.zeros(feature_dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=-1, keepdim=True)
+        std = x.std(dim=-1, keepdim=True)  # unbiased: divides by N - 1
+        return self.gamma * (x - mean) / (std + self.eps) + self.beta
+
+
+class AddNorm(nn.Module):
+    """The seed's residual connection: ``layer_norm(x + sublayer(dropout(x)))``.
+
+    Dropout is applied to the sublayer's *input*, not to its output as in the original
+    Transformer (``layer_norm(x + dropout(sublayer(x)))``); both are post-norm, because the
+    layer norm comes after the addition (pre-norm would be ``x + sublayer(layer_norm(x))``).
+    """
+
+    def __init__(self, d_model: int, dropout: float) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(check_dropout(dropout))
+        self.layer_norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]):
+        return self.layer_norm(x + sublayer(self.dropout(x)))  # (B, L, D)
+
+
+class PositionwiseFeedForward(nn.Module):
+    """Linear(D → d_ff), ReLU, dropout, Linear(d_ff → D), applied to every position alike."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, d_ff),
+            nn.ReLU(),
+            nn.Dropout(check_dropout(dropout)),
+            nn.Linear(d_ff, d_model),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ffn(x)  # (B, L, D) → (B, L, d_ff) → (B, L, D)
+
+
+class GPTDecoderBlock(nn.Module):
+    """Masked multi-head self-attention, then the feed-forward network, each in an AddNorm.
+
+    There is no cross-attention: a decoder-only model has no encoder to attend to.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.masked_self_attention = MultiHeadAttention(
+            config.d_model, config.num_heads, config.attn_dropout
+        )
+        self.feed_forward = PositionwiseFeedForward(config.d_model, config.d_ff, config.dropout)
+        self.add_norm_1 = AddNorm(config.d_model, config.dropout)
+        self.add_norm_2 = AddNorm(config.d_model, config.dropout)
+
+    def forward(self, z: torch.Tensor, target_mask: torch.Tensor | None) -> torch.Tensor:
+        z = self.add_norm_1(z, lambda z: self.masked_self_attention(z, z, z, mask=target_mask))
+        z = self.add_norm_2(z, self.feed_forward)
+        return z  # (B, L, D)
+
+
+class GPTDecoder(nn.Module):
+    """Token embedding + learned positions → decoder blocks → LayerNorm → linear head.
+
+    ``forward(input_tokens, target_padding_mask=None, future_mask=None)`` returns logits of
+    shape (B, L, V). The two masks are combined with a logical *and*; each may be given as
+    (B, 1, L, L) (what :func:`chapter3.adder.construct_batches` returns), the padding mask also
+    as (B, L), the future mask also as (L, L). Without a future mask the causal one is built,
+    so the model never sees the future by accident. With ``return_attention=True`` the call
+    returns ``(logits, [attn_weights of layer 0, layer 1, ...])``, each (B, H, L, L).
+
+    >>> import torch
+    >>> from chapter3.gpt import GPTConfig, GPTDecoder
+    >>> model = GPTDecoder(GPTConfig())
+    >>> sum(p.numel() for p in model.parameters())
+    270226
+    >>> model(torch.zeros(2, 10, dtype=torch.long)).shape
+    torch.Size([2, 10, 18])
+    """
+
+    def __init__(self, config: GPTConfig | None = None) -> None:
+        super().__init__()
+        config = GPTConfig() if config is None else config
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.tok_embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos_embed = nn.Parameter(torch.zeros(1, config.max_seq_len, config.d_model))
+        self.dropout = nn.Dropout(config.dropout)
+        self.decoder_blocks = nn.ModuleList(
+            GPTDecoderBlock(config) for _ in range(config.num_layers)
+        )
+        self.layer_norm = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, config.vocab_size)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        # Every matrix (dim > 1) gets Xavier-uniform, as in the seed. pos_embed is (1, L, D),
+        # so its zeros are overwritten here too: "initialised to zeros" lasts one line.
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    def _check_inputs(self, input_tokens, target_padding_mask, future_mask):
+        if not isinstance(input_tokens, torch.Tensor):
+            raise TypeError(
+                "input_tokens must be a torch.Tensor of token ids, "
+                f"got {type(input_tokens).__name__}"
+            )
+        if input_tokens.dtype not in (torch.int64, torch.int32):
+            raise TypeError(
+                f"input_tokens must hold integer token ids (torch.long), got {input_tokens.dtype}"
+            )
+        if input_tokens.dim() != 2:
+            raise ValueError(
+                f"input_tokens must be a 2-D (B, L) batch of ids, got shape "
+                f"{tuple(input_tokens.shape)}"
+            )
+        batch_size, seq_len = input_tokens.shape
+        if seq_len == 0 or seq_len > self.config.max_seq_len:
+            raise ValueError(
+                f"sequence length {seq_len} is outside 1..max_seq_len={self.config.max_seq_len} "
+                "(the learned positional embedding has max_seq_len rows)"
+            )
+        if input_tokens.numel() and (
+            int(input_tokens.min()) < 0 or int(input_tokens.max()) >= self.config.vocab_size
+        ):
+            raise ValueError(
+                f"token ids must lie in 0..{self.config.vocab_size - 1}, got values in "
+                f"{int(input_tokens.min())}..{int(input_tokens.max())}"
+            )
+        masks = []
+        full = (batch_size, 1, seq_len, seq_len)
+        for name, mask, allowed in (
+            ("target_padding_mask", target_padding_mask,
+             [(batch_size, seq_len), full, (batch_size, 1, 1, seq_len)]),
+            ("future_mask", future_mask, [(seq_len, seq_len), full]),
+        ):
+            if mask is None:
+                masks.append(None)
+                continue
+            if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+                raise TypeError(f"{name} must be a torch.bool tensor (True = may attend)")
+            if tuple(mask.shape) not in allowed:
+                raise ValueError(
+                    f"{name} has shape {tuple(mask.shape)}; for input of shape "
+                    f"{(batch_size, seq_len)} it must be one of {allowed}"
+                )
+            if name == "target_padding_mask" and mask.dim() == 2:
+                mask = mask[:, None, None, :]  # (B, 1, 1, L): padding hides keys
+            masks.append(mask)
+        return masks
+
+    def forward(
+        self,
+        input_tokens: torch.Tensor,
+        target_padding_mask: torch.Tensor | None = None,
+        future_mask: torch.Tensor | None = None,
+        return_attention: bool = False,
+    ):
+        target_padding_mask, future_mask = self._check_inputs(
+            input_tokens, target_padding_mask, future_mask
+        )
+        seq_len = input_tokens.size(1)
+        if future_mask is None:
+            future_mask = make_future_mask(seq_len, device=input_tokens.device)  # (L, L)
+        target_mask = future_mask if target_padding_mask is None else (
+            target_padding_mask & future_mask  # (B, 1, L, L)
+        )
+
+        z = self.tok_embed(input_tokens)  # (B, L, D)
+        z = z + self.pos_embed[:, :seq_len, :]  # (B, L, D), positions broadcast over B
+        z = self.dropout(z)
+        attention = []
+        for block in self.decoder_blocks:
+            z = block(z, target_mask)  # (B, L, D)
+            attention.append(block.masked_self_attention.last_attn_weights)
+        z = self.layer_norm(z)
+        logits = self.head(z)  # (B, L, V)
+        return (logits, attention) if return_attention else logits
+
+    def attention_maps(self) -> list[torch.Tensor]:
+        """The (B, H, L, L) attention weights of every layer from the last forward pass."""
+        maps = [block.masked_self_attention.last_attn_weights for block in self.decoder_blocks]
+        if any(m is None for m in maps):
+            raise RuntimeError("no forward pass yet: call the model on some tokens first")
+        return maps
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of scalar parameters of ``model``.
+
+    >>> from chapter3.gpt import GPTConfig, GPTDecoder, count_parameters
+    >>> count_parameters(GPTDecoder(GPTConfig()))
+    270226
+    """
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = [
+    "GPTConfig",
+    "ScaledDotProductAttention",
+    "MultiHeadAttention",
+    "LayerNormWithStd",
+    "AddNorm",
+    "PositionwiseFeedForward",
+    "GPTDecoderBlock",
+    "GPTDecoder",
+    "count_parameters",
+]
