@@ -55,7 +55,9 @@ def greedy_decode(model: nn.Module, prompts: torch.Tensor, max_new_tokens: int =
     finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
     with _eval_mode(model):
         for _ in range(max_new_tokens):
-            logits = model(x)  # (B, t, V); the causal mask is built inside
+            # Same masks as the one-at-a-time loop: padding (should the model ever emit <pad>)
+            # and the causal mask, which the model builds when none is given.
+            logits = model(x, padding_mask(x, PAD))  # (B, t, V)
             next_token = logits[:, -1, :].argmax(dim=-1)  # (B,)
             next_token = next_token.masked_fill(finished, PAD)
             x = torch.cat([x, next_token[:, None]], dim=1)  # (B, t + 1)

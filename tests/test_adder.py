@@ -1,0 +1,237 @@
+import pickle
+from dataclasses import replace
+
+import pytest
+import torch
+
+from chapter3 import adder, training
+from chapter3.adder import (
+    BOS,
+    EOS,
+    PAD,
+    TOKEN_TO_INDEX,
+    PadCollate,
+    construct_batches,
+    create_add_dataset,
+    decode,
+    disjoint_split,
+    encode_equation,
+    load_checkpoint,
+    make_loaders,
+    save_checkpoint,
+    split_strings,
+    trained_adder,
+)
+from chapter3.decoding import evaluate, evaluate_one_by_one, what_is
+from chapter3.gpt import GPTConfig, GPTDecoder
+from chapter3.seeding import seed_all
+from chapter3.training import (
+    FAST_RECIPE,
+    SEED_RECIPE,
+    NoamSchedule,
+    Recipe,
+    adder_loss,
+    build_data,
+    train,
+    validate,
+)
+
+TINY = Recipe(
+    name="tiny",
+    model=GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0),
+    data="disjoint",
+    disjoint_sizes=(512, 128, 128),
+    batch_size=64,
+    epochs=2,
+    lr=3e-3,
+    schedule="warmup_linear",
+    warmup_epochs=0.5,
+    threads=1,
+)
+
+
+def test_vocabulary_ids_are_the_seeds():
+    assert len(TOKEN_TO_INDEX) == 18
+    assert [TOKEN_TO_INDEX[t] for t in "+*-="] == [10, 11, 12, 13]
+    assert [TOKEN_TO_INDEX[t] for t in ("<EOS>", "<BOS>", "<pad>", "??")] == [14, 15, 16, 17]
+    assert (EOS, BOS, PAD) == (14, 15, 16)
+
+
+def test_first_equations_are_the_seeds():
+    tensors, strings = create_add_dataset(2, 4)
+    assert strings == ["15+57=072", "92+00=092", "95+53=148", "15+10=025"]
+    assert tensors[0].tolist() == [15, 1, 5, 10, 5, 7, 13, 0, 7, 2, 14]
+    assert decode(tensors[0]) == "15+57=072"
+
+
+def test_loader_printout_of_seed_003():
+    dataset, _ = create_add_dataset(2, 8)
+    loaders = make_loaders(dataset, batch_size=2, fractions=(1, 0, 0), split_seed=1337)
+    seed_all(133338)
+    batches = [[decode(row) for row in batch] for batch in loaders.train_loader]
+    assert batches == [
+        ["95+53=148", "15+10=025"],
+        ["34+90=124", "92+00=092"],
+        ["12+20=032", "97+86=183"],
+        ["90+38=128", "15+57=072"],
+    ]
+
+
+def test_collate_pickles_and_pads():
+    collate = pickle.loads(pickle.dumps(PadCollate(PAD)))
+    out = collate([torch.tensor([1, 2]), torch.tensor([3])])
+    assert out.tolist() == [[1, 2], [3, PAD]]
+
+
+def test_construct_batches_shapes_and_pad_masked_target():
+    x = torch.stack([encode_equation(s) for s in ["90+38=128", "15+57=072"]])
+    batch = construct_batches(x)
+    assert batch.input.shape == (2, 10) and batch.target.shape == (2, 10)
+    assert batch.target_padding_mask.shape == (2, 1, 10, 10)
+    assert batch.future_mask.shape == (2, 1, 10, 10)
+    assert batch.input[0].tolist() == [15, 9, 0, 10, 3, 8, 13, 1, 2, 8]
+    assert batch.target[1].tolist() == [16] * 6 + [0, 7, 2, 14]
+    assert bool(batch.target_padding_mask.all())
+    assert torch.equal(batch.future_mask[0, 0], torch.ones(10, 10).tril().bool())
+
+
+def test_construct_batches_refuses_a_row_without_equal_sign():
+    with pytest.raises(ValueError, match='exactly one "="'):
+        construct_batches(torch.tensor([[15, 1, 2, 14]]))
+
+
+def test_seed_split_overlaps_and_disjoint_split_does_not():
+    loaders = build_data(SEED_RECIPE)
+    train_set = set(split_strings(loaders.train_set))
+    test = split_strings(loaders.test_set)
+    assert (len(loaders.train_set), len(loaders.val_set), len(test)) == (7000, 2000, 1000)
+    assert len(train_set) == 5008  # distinct equations among the 7,000 drawn
+    assert sum(t in train_set for t in test) == 518  # test equations also seen in training
+    train, val, test = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)
+    assert not (set(train) & set(test)) and not (set(train) & set(val))
+    assert len(set(train)) == 8000
+
+
+def test_noam_peaks_at_the_end_of_warm_up():
+    f = NoamSchedule(d_model=128, warmup_steps=84)
+    values = [f(s) for s in range(300)]
+    assert max(range(300), key=values.__getitem__) == 83
+    assert abs(0.2 * values[83] - 0.2 * 128**-0.5 * 84**-0.5) < 1e-12
+
+
+def test_loss_example_of_seed_003_by_loop_and_in_one_call():
+    B, L, V = 2, 3, 4
+    logits = torch.randn(B, L, V, generator=torch.Generator().manual_seed(42))
+    targets = torch.randint(0, V, (B, L), generator=torch.Generator().manual_seed(42))
+    ce = torch.nn.CrossEntropyLoss()
+    loop = sum(ce(logits[i, j][None], targets[i, j][None]) for i in range(B) for j in range(L))
+    assert f"{float(loop / (B * L)):.4f}" == "1.7008"
+    assert torch.allclose(ce(logits.permute(0, 2, 1), targets), loop / (B * L))
+    assert torch.allclose(adder_loss(logits, targets), loop / (B * L))
+
+
+def test_ignore_index_drops_pad_positions_from_the_mean():
+    logits = torch.randn(1, 3, 18, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([[PAD, 4, PAD]])
+    expected = torch.nn.functional.cross_entropy(logits[0, 1:2], target[0, 1:2])
+    assert torch.allclose(adder_loss(logits, target), expected)
+
+
+def test_short_training_lowers_the_loss():
+    seed_all(TINY.init_seed)
+    untrained = validate(GPTDecoder(TINY.model), build_data(TINY).val_loader)
+    model, history = train(TINY, progress=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_loss[-1] < history.val_loss[0] < untrained
+    assert len(history.test_accuracy) == 2 and history.train_coverage == 512
+    assert history.test_in_train == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    return GPTDecoder(TINY.model).eval()
+
+
+def test_batched_decoding_equals_the_loop(tiny_model):
+    equations = disjoint_split(2, (0, 0, 60), 3)[2]
+    batched = evaluate(tiny_model, equations)
+    loop = evaluate_one_by_one(tiny_model, equations)
+    assert batched.wrong == loop.wrong and batched.accuracy == loop.accuracy
+    assert batched.total == 60
+
+
+def test_checkpoint_round_trip(tmp_path, tiny_model):
+    path = save_checkpoint(tiny_model, tmp_path / "m.pt")
+    loaded, history = load_checkpoint(path, expected_config=TINY.model)
+    assert history is None
+    x = torch.randint(0, 14, (3, 8))
+    assert torch.equal(loaded(x), tiny_model(x))
+
+
+def test_checkpoint_of_another_config_is_a_clear_error(tmp_path, tiny_model):
+    path = save_checkpoint(tiny_model, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=r"another configuration: d_model=16 \(expected 128\)"):
+        load_checkpoint(path, expected_config=GPTConfig())
+
+
+def test_checkpoint_whose_weights_do_not_fit_its_config(tmp_path, tiny_model):
+    path = save_checkpoint(tiny_model, tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["d_model"] = 32
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="do not fit the configuration"):
+        load_checkpoint(path)
+
+
+def test_missing_checkpoint_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m chapter3.adder train --out"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+@pytest.mark.parametrize("question", ["1a+2=", "123+4=", "12+34", "", "+="])
+def test_bad_questions(question, tiny_model):
+    with pytest.raises(ValueError, match=r"expected a question of the form 'a\+b='"):
+        what_is(question, tiny_model)
+
+
+def test_what_is_pads_and_answers(tiny_model):
+    answer = what_is("6+90=", tiny_model)
+    assert answer.startswith("6+90=") and len(answer) == len("6+90=") + 3
+
+
+def test_trained_adder_trains_once_then_loads(tmp_path):
+    recipe = replace(TINY, epochs=1)
+    model, history = trained_adder(recipe, cache_dir=tmp_path)
+    files = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert len(files) == 1 and files[0].startswith("adder-tiny-")
+    again, history2 = trained_adder(recipe, cache_dir=tmp_path)
+    assert history2.train_loss == history.train_loss
+    assert history2.wall_seconds == history.wall_seconds
+    x = torch.randint(0, 14, (2, 7))
+    assert torch.equal(again(x), model(x))
+
+
+def test_cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(adder, "DEFAULT_CHECKPOINT", tmp_path / "default.pt")
+    out = tmp_path / "cli.pt"
+    monkeypatch.setitem(training.RECIPES, "fast", replace(TINY, name="fast"))
+    assert adder.main(["train", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert out.is_file()
+    assert adder.main(["ask", "15+57=", "--checkpoint", str(out)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("15+57=")
+    assert adder.main(["evaluate", "--checkpoint", str(out), "--show-wrong", "1"]) == 0
+    assert "exact match on the 128 test equations" in capsys.readouterr().out
+    assert adder.main(["ask", "12+34", "--checkpoint", str(out)]) == 2
+    assert "expected a question" in capsys.readouterr().err
+    assert adder.main(["ask", "1+2=", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "python -m chapter3.adder train --out" in capsys.readouterr().err
+
+
+def test_validate_is_deterministic_and_restores_mode(tiny_model):
+    loaders = build_data(TINY)
+    tiny_model.train()
+    a = validate(tiny_model, loaders.val_loader)
+    b = validate(tiny_model, loaders.val_loader)
+    assert a == b and tiny_model.training
+    tiny_model.eval()
