@@ -23,6 +23,7 @@ from chapter3.adder import (
     parse_question,
     split_strings,
 )
+from chapter3.gpt import KVCache
 from chapter3.masks import future_mask, padding_mask
 
 
@@ -42,25 +43,35 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def greedy_decode(model: nn.Module, prompts: torch.Tensor, max_new_tokens: int = 4) -> torch.Tensor:
+def greedy_decode(
+    model: nn.Module, prompts: torch.Tensor, max_new_tokens: int = 4, use_cache: bool = True
+) -> torch.Tensor:
     """Complete every row of ``prompts`` (B, T) by repeatedly appending the arg-max token.
 
     All rows are decoded together; a row that has produced ``<EOS>`` gets ``<pad>`` from then
     on, and the loop stops early once every row has finished. Returns (B, T + k), k ≤
-    ``max_new_tokens``.
+    ``max_new_tokens``. With ``use_cache`` (and a model that offers ``forward_cached``) each
+    step after the first runs the model on the new token only (see
+    :class:`chapter3.gpt.KVCache`); without it, each step reruns the whole sequence.
     """
     if prompts.dim() != 2:
         raise ValueError(f"prompts must be a (B, T) batch of ids, got shape {tuple(prompts.shape)}")
     x = prompts.long().to(_device(model))
     finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
+    cache = KVCache(len(model.decoder_blocks)) if use_cache else None
+    new = x
     with _eval_mode(model):
         for _ in range(max_new_tokens):
             # Same masks as the one-at-a-time loop: padding (should the model ever emit <pad>)
             # and the causal mask, which the model builds when none is given.
-            logits = model(x, padding_mask(x, PAD))  # (B, t, V)
+            if cache is None:
+                logits = model(x, padding_mask(x, PAD))  # (B, t, V)
+            else:
+                logits = model.forward_cached(new, cache, padding_mask(x, PAD))  # (B, t_new, V)
             next_token = logits[:, -1, :].argmax(dim=-1)  # (B,)
             next_token = next_token.masked_fill(finished, PAD)
-            x = torch.cat([x, next_token[:, None]], dim=1)  # (B, t + 1)
+            new = next_token[:, None]  # (B, 1)
+            x = torch.cat([x, new], dim=1)  # (B, t + 1)
             finished |= next_token == EOS
             if bool(finished.all()):
                 break
@@ -118,7 +129,7 @@ def _compare(predicted: torch.Tensor, full: torch.Tensor, equations: list[str], 
     return EvalResult(correct / len(equations), correct, len(equations), wrong, seconds)
 
 
-def evaluate(model: nn.Module, equations) -> EvalResult:
+def evaluate(model: nn.Module, equations, use_cache: bool = True) -> EvalResult:
     """Batched greedy decoding of every question, then exact match with the true equation.
 
     ``equations`` is a list of strings like ``"15+57=072"`` or a data split. A prediction is
@@ -129,7 +140,7 @@ def evaluate(model: nn.Module, equations) -> EvalResult:
         raise ValueError("equations is empty: nothing to evaluate")
     prompts, full = _prompts_and_answers(equations)
     start = time.perf_counter()
-    predicted = greedy_decode(model, prompts, max_new_tokens=full.size(1) - prompts.size(1))
+    predicted = greedy_decode(model, prompts, full.size(1) - prompts.size(1), use_cache)
     seconds = time.perf_counter() - start
     predicted = predicted[:, : full.size(1)]
     return _compare(predicted, full, equations, seconds)
@@ -169,19 +180,28 @@ def what_is(question: str, model: nn.Module | None = None) -> str:
 
 
 def benchmark_decoding(model: nn.Module, equations, repeats: int = 3) -> dict:
-    """Time batched decoding against the per-equation loop on the same equations.
+    """Time batched decoding (with and without the key/value cache) against the per-equation
+    loop on the same equations.
 
-    Returns seconds (best of ``repeats`` for the batched path, one run of the loop), the
-    speed-up, and whether both gave the same predictions.
+    Returns seconds (best of ``repeats`` for the batched paths, one run of the loop), the
+    speed-ups over the loop, and whether all three gave the same predictions.
     """
     equations = _as_strings(equations)
-    batched = min((evaluate(model, equations) for _ in range(repeats)), key=lambda r: r.seconds)
+
+    def best(use_cache: bool) -> EvalResult:
+        runs = [evaluate(model, equations, use_cache) for _ in range(repeats)]
+        return min(runs, key=lambda r: r.seconds)
+
+    cached, uncached = best(True), best(False)
     loop = evaluate_one_by_one(model, equations)
     return {
         "equations": len(equations),
-        "batched_seconds": batched.seconds,
+        "batched_seconds": cached.seconds,
+        "batched_no_cache_seconds": uncached.seconds,
         "loop_seconds": loop.seconds,
-        "speedup": loop.seconds / batched.seconds,
-        "same_predictions": batched.wrong == loop.wrong and batched.accuracy == loop.accuracy,
-        "accuracy": batched.accuracy,
+        "speedup": loop.seconds / cached.seconds,
+        "speedup_no_cache": loop.seconds / uncached.seconds,
+        "same_predictions": cached.wrong == uncached.wrong == loop.wrong,
+        "accuracy": cached.accuracy,
+        "threads": torch.get_num_threads(),
     }

@@ -102,6 +102,29 @@ class ScaledDotProductAttention(nn.Module):
         return context_vec, attn_weights
 
 
+class KVCache:
+    """The keys and values that each block has computed so far, for incremental decoding.
+
+    At inference a decoder appends one token at a time. The keys and values of the earlier
+    positions do not change (the causal mask keeps them from seeing later tokens), so they can
+    be kept instead of recomputed: each step then processes only the new token. Pass the same
+    cache to successive :class:`GPTDecoder` calls; ``length`` counts the positions it holds.
+    """
+
+    def __init__(self, num_layers: int) -> None:
+        self.keys: list[torch.Tensor | None] = [None] * num_layers  # each (B, H, S, d_k)
+        self.values: list[torch.Tensor | None] = [None] * num_layers
+        self.length = 0
+
+    def extend(self, layer: int, K: torch.Tensor, V: torch.Tensor):
+        """Append the new positions' K, V (B, H, T, d_k) to ``layer``; return the full ones."""
+        if self.keys[layer] is not None:
+            K = torch.cat([self.keys[layer], K], dim=2)  # (B, H, S + T, d_k)
+            V = torch.cat([self.values[layer], V], dim=2)
+        self.keys[layer], self.values[layer] = K, V
+        return K, V
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with four bias-free projections ``W_Q``, ``W_K``, ``W_V``, ``W_O``.
 
@@ -152,12 +175,16 @@ class MultiHeadAttention(nn.Module):
         key: torch.Tensor | None = None,
         value: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ) -> torch.Tensor:
         key = query if key is None else key
         value = key if value is None else value
         Q = self.split_heads(self.W_Q(query))  # (B, H, T, d_k)
         K = self.split_heads(self.W_K(key))  # (B, H, S, d_k)
         V = self.split_heads(self.W_V(value))  # (B, H, S, d_k)
+        if cache is not None:  # prepend the keys and values of earlier positions
+            K, V = cache.extend(layer, K, V)  # (B, H, past + S, d_k)
         context_vec, attn_weights = self.attention(Q, K, V, mask)  # (B, H, T, d_k), (B, H, T, S)
         self.last_attn_weights = attn_weights.detach()
         return self.W_O(self.merge_heads(context_vec))  # (B, T, D)
@@ -236,8 +263,17 @@ class GPTDecoderBlock(nn.Module):
         self.add_norm_1 = AddNorm(config.d_model, config.dropout)
         self.add_norm_2 = AddNorm(config.d_model, config.dropout)
 
-    def forward(self, z: torch.Tensor, target_mask: torch.Tensor | None) -> torch.Tensor:
-        z = self.add_norm_1(z, lambda z: self.masked_self_attention(z, z, z, mask=target_mask))
+    def forward(
+        self,
+        z: torch.Tensor,
+        target_mask: torch.Tensor | None,
+        cache: KVCache | None = None,
+        layer: int = 0,
+    ) -> torch.Tensor:
+        z = self.add_norm_1(
+            z,
+            lambda z: self.masked_self_attention(z, z, z, target_mask, cache, layer),
+        )
         z = self.add_norm_2(z, self.feed_forward)
         return z  # (B, L, D)
 
@@ -362,6 +398,53 @@ class GPTDecoder(nn.Module):
         logits = self.head(z)  # (B, L, V)
         return (logits, attention) if return_attention else logits
 
+    @torch.no_grad()
+    def forward_cached(
+        self,
+        new_tokens: torch.Tensor,
+        cache: KVCache,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits (B, T, V) for ``new_tokens`` (B, T) that follow the positions in ``cache``.
+
+        The same function as :meth:`forward` on the whole sequence, computed for the new
+        positions only (inference: no gradients). ``key_padding_mask`` is (B, past + T),
+        ``True`` at real tokens of the whole sequence so far.
+
+        >>> import torch
+        >>> from chapter3.gpt import GPTConfig, GPTDecoder, KVCache
+        >>> model = GPTDecoder(GPTConfig()).eval()
+        >>> x = torch.tensor([[15, 1, 5, 10, 5, 7, 13]])
+        >>> cache = KVCache(num_layers=2)
+        >>> first = model.forward_cached(x[:, :6], cache)
+        >>> last = model.forward_cached(x[:, 6:], cache)
+        >>> torch.allclose(last[:, -1], model(x)[:, -1], atol=1e-5), cache.length
+        (True, 7)
+        """
+        self._check_inputs(new_tokens, None, None)
+        past, seq_len = cache.length, new_tokens.size(1)
+        total = past + seq_len
+        if total > self.config.max_seq_len:
+            raise ValueError(
+                f"the cache holds {past} positions; {seq_len} more exceed "
+                f"max_seq_len={self.config.max_seq_len}"
+            )
+        # query i sits at position past + i and may attend to keys 0 .. past + i
+        mask = make_future_mask(total, device=new_tokens.device)[past:]  # (T, past + T)
+        if key_padding_mask is not None:
+            if tuple(key_padding_mask.shape) != (new_tokens.size(0), total):
+                raise ValueError(
+                    f"key_padding_mask must be (B, past + T) = {(new_tokens.size(0), total)}, "
+                    f"got {tuple(key_padding_mask.shape)}"
+                )
+            mask = key_padding_mask[:, None, None, :] & mask  # (B, 1, T, past + T)
+        z = self.tok_embed(new_tokens) + self.pos_embed[:, past:total, :]  # (B, T, D)
+        z = self.dropout(z)
+        for layer, block in enumerate(self.decoder_blocks):
+            z = block(z, mask, cache, layer)  # (B, T, D)
+        cache.length = total
+        return self.head(self.layer_norm(z))  # (B, T, V)
+
     def attention_maps(self) -> list[torch.Tensor]:
         """The (B, H, L, L) attention weights of every layer from the last forward pass."""
         maps = [block.masked_self_attention.last_attn_weights for block in self.decoder_blocks]
@@ -383,6 +466,7 @@ def count_parameters(model: nn.Module) -> int:
 __all__ = [
     "GPTConfig",
     "ScaledDotProductAttention",
+    "KVCache",
     "MultiHeadAttention",
     "LayerNormWithStd",
     "AddNorm",

@@ -22,7 +22,7 @@ from chapter3.adder import (
     split_strings,
     trained_adder,
 )
-from chapter3.decoding import evaluate, evaluate_one_by_one, what_is
+from chapter3.decoding import evaluate, evaluate_one_by_one, greedy_decode, what_is
 from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
 from chapter3.training import (
@@ -156,9 +156,17 @@ def tiny_model():
 def test_batched_decoding_equals_the_loop(tiny_model):
     equations = disjoint_split(2, (0, 0, 60), 3)[2]
     batched = evaluate(tiny_model, equations)
+    uncached = evaluate(tiny_model, equations, use_cache=False)
     loop = evaluate_one_by_one(tiny_model, equations)
-    assert batched.wrong == loop.wrong and batched.accuracy == loop.accuracy
-    assert batched.total == 60
+    assert batched.wrong == loop.wrong == uncached.wrong
+    assert batched.accuracy == loop.accuracy and batched.total == 60
+    assert len(loop.wrong) > 0  # an untrained model: the comparison covers wrong answers too
+
+
+def test_greedy_decode_with_and_without_cache_gives_the_same_tokens(tiny_model):
+    prompts = torch.stack([encode_equation(e)[:7] for e in disjoint_split(2, (0, 0, 40), 5)[2]])
+    assert torch.equal(greedy_decode(tiny_model, prompts), greedy_decode(tiny_model, prompts,
+                                                                         use_cache=False))
 
 
 def test_checkpoint_round_trip(tmp_path, tiny_model):

@@ -168,3 +168,19 @@ def test_bad_mask_shape_is_refused():
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GPTConfig(**kwargs)
+
+
+def test_cached_forward_equals_full_forward():
+    from chapter3.gpt import KVCache
+
+    torch.manual_seed(0)
+    model = GPTDecoder(small_config()).eval()
+    x = torch.randint(0, 16, (3, 9))
+    full = model(x)
+    cache = KVCache(num_layers=2)
+    parts = [model.forward_cached(x[:, :5], cache)]
+    parts += [model.forward_cached(x[:, t:t + 1], cache) for t in range(5, 9)]
+    assert torch.allclose(torch.cat(parts, dim=1), full, atol=1e-5)
+    assert cache.length == 9 and cache.keys[0].shape == (3, 2, 9, 8)
+    with pytest.raises(ValueError, match="exceed max_seq_len=11"):
+        model.forward_cached(x[:, :3], cache)
