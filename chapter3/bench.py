@@ -7,6 +7,10 @@ Sections (each a function called by :func:`main`; add new ones below the last):
    the fused SDPA variant and :class:`torch.nn.MultiheadAttention`, on CPU and on CUDA when
    present, for a few sequence lengths.
 
+2. **The adder's decoding** (:func:`chapter3.decoding.bench_decoding_section`): batched greedy
+   decoding of the 1,000 test equations, with and without the key/value cache, against seed
+   003's one-equation-at-a-time loop, for the fast recipe's trained adder and a seed-sized model.
+
 Timings depend on the machine and on what else runs on it; read them as ratios.
 """
 
@@ -125,6 +129,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             bench_attention(device, batch_size=args.batch_size, seq_lens=args.seq_lens,
                             repeats=args.repeats)
+
+    # Section 2: the adder's batched greedy decoding against the per-equation loop.
+    from chapter3.decoding import bench_decoding_section
+
+    bench_decoding_section(tiny=args.tiny)
 
     # Later sections go here, each in its own function.
 

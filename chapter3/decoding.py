@@ -205,3 +205,44 @@ def benchmark_decoding(model: nn.Module, equations, repeats: int = 3) -> dict:
         "accuracy": cached.accuracy,
         "threads": torch.get_num_threads(),
     }
+
+
+def bench_decoding_section(tiny: bool = False) -> list[dict]:
+    """``make bench`` section: batched greedy decoding against the per-equation loop.
+
+    Two models: the fast recipe's trained adder (from :func:`chapter3.adder.trained_adder`,
+    trained on first use) and a seed-sized model (d_model 128) with its initial weights, whose
+    timings are what matter here (its predictions are compared, not scored). With ``tiny``, a
+    tiny untrained model and 50 equations: a smoke test.
+    """
+    from chapter3.adder import disjoint_split, trained_adder
+    from chapter3.gpt import GPTConfig, GPTDecoder
+    from chapter3.training import FAST_RECIPE
+
+    test = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[2]
+    torch.manual_seed(0)
+    if tiny:
+        tiny_config = GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
+        models = {"tiny, untrained": GPTDecoder(tiny_config)}
+        test, repeats = test[:50], 1
+    else:
+        models = {
+            "fast recipe, trained": trained_adder("fast")[0],
+            "seed size (d_model 128), untrained": GPTDecoder(GPTConfig()),
+        }
+        repeats = 3
+    rows = []
+    print(f"\nAdder decoding of {len(test)} test equations "
+          f"({torch.get_num_threads()} threads; best of {repeats} for the batched paths)")
+    header = f"{'model':<36} {'batched+cache':>14} {'batched':>9} {'loop':>8} {'speed-up':>9} same"
+    print(header)
+    print("-" * len(header))
+    for name, model in models.items():
+        result = benchmark_decoding(model, test, repeats=repeats)
+        rows.append({"model": name, **result})
+        cached_ms = result["batched_seconds"] * 1e3
+        uncached_ms = result["batched_no_cache_seconds"] * 1e3
+        print(f"{name:<36} {cached_ms:>11.1f} ms {uncached_ms:>6.1f} ms "
+              f"{result['loop_seconds']:>6.2f} s {result['speedup']:>8.0f}x "
+              f"{result['same_predictions']}")
+    return rows
