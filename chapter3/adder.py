@@ -505,7 +505,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p_train = sub.add_parser("train", help="train a model and save a checkpoint")
     p_train.add_argument("--recipe", choices=["seed", "fast"], default="fast",
-                         help="'seed': seed 003 as is (about 270 s on 2 CPU cores); "
+                         help="'seed': seed 003 as is (several minutes on 2 CPU cores); "
                               "'fast': the fast recipe (default)")
     p_train.add_argument("--epochs", type=int, default=None,
                          help="number of epochs (default: the recipe's)")

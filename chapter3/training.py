@@ -65,7 +65,7 @@ FAST_RECIPE = Recipe(
     lr=5e-3,
     schedule="warmup_linear",
     warmup_epochs=0.5,
-    threads=2,
+    threads=1,
 )
 """A smaller model without dropout, a short warm-up and a linear decay, on disjoint splits."""
 
