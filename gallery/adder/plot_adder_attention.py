@@ -1,0 +1,207 @@
+"""
+What the trained adder attends to
+=================================
+
+The adder trained in this build (see the previous example) answers every held-out sum. Where
+does each answer digit look? This script runs the trained decoder on a few complete equations
+and draws the attention weights of every layer and every head. The rows that matter are the
+three that *produce* the answer: the row at ``=`` predicts the hundreds digit, the row at the
+hundreds digit predicts the tens digit, and the row at the tens digit predicts the ones digit.
+"""
+
+# %%
+# The model of this build and a few equations
+# -------------------------------------------
+# :func:`chapter3.adder.trained_adder` loads the model the previous example trained (or trains
+# it, if this script runs first). With ``return_attention=True`` the decoder also returns the
+# (B, H, L, L) attention weights of each layer. A causal decoder's row *i* depends only on
+# tokens ``0..i``, so feeding the whole correct equation at once gives, for every row, exactly
+# what the model saw while it decoded that position greedily (it answers all of these right).
+import matplotlib.pyplot as plt
+import torch
+
+from chapter3.adder import (
+    INDEX_TO_TOKEN,
+    construct_batches,
+    encode_equation,
+    split_strings,
+    trained_adder,
+)
+from chapter3.decoding import what_is
+from chapter3.training import FAST_RECIPE, build_data
+
+torch.set_num_threads(1)
+
+model, _ = trained_adder("fast")
+model.eval()
+equations = ["99+99=198", "50+50=100", "15+57=072", "23+41=064"]
+for equation in equations:
+    assert what_is(equation[:6], model) == equation, f"the model got {equation} wrong"
+
+batch = construct_batches(torch.stack([encode_equation(e) for e in equations]))
+with torch.no_grad():
+    logits, attention = model(
+        batch.input, batch.target_padding_mask, batch.future_mask, return_attention=True
+    )
+num_layers, num_heads = len(attention), attention[0].shape[1]
+print(f"{num_layers} layers x {num_heads} heads, maps of shape {tuple(attention[0].shape)}")
+
+# Positions of the input <BOS> a1 a0 + b1 b0 = c2 c1 c0: the rows at 6, 7, 8 predict c2, c1, c0.
+ANSWER_ROWS = {6: "hundreds", 7: "tens", 8: "ones"}
+
+
+def token_labels(ids):
+    return [INDEX_TO_TOKEN[int(i)].replace("<BOS>", "BOS") for i in ids]
+
+
+# %%
+# Every layer and head, three equations
+# -------------------------------------
+# One row of panels per equation, one panel per head: row *i* of a panel is the query at
+# position *i*, column *j* the key it reads, and the upper triangle is the masked future. The
+# three answer rows are labelled in red with the digit they predict (``= → 1`` is the row at
+# ``=``, which predicts the hundreds digit 1).
+shown = equations[:3]
+fig, axes = plt.subplots(
+    len(shown),
+    num_layers * num_heads,
+    figsize=(1.75 * num_layers * num_heads, 2.0 * len(shown)),
+    layout="constrained",
+)
+for e, equation in enumerate(shown):
+    labels = token_labels(batch.input[e])
+    target = token_labels(batch.target[e])
+    row_labels = [
+        f"{lab} → {target[i]}" if i in ANSWER_ROWS else lab for i, lab in enumerate(labels)
+    ]
+    for layer in range(num_layers):
+        for head in range(num_heads):
+            col = layer * num_heads + head
+            ax = axes[e, col]
+            ax.imshow(attention[layer][e, head], cmap="viridis", vmin=0, vmax=1)
+            ax.set_xticks(range(len(labels)), labels, fontsize=5)
+            ax.set_yticks(range(len(labels)), row_labels if col == 0 else [], fontsize=6)
+            if col == 0:
+                ax.set_ylabel(equation, fontsize=9)
+                for i in ANSWER_ROWS:
+                    ax.get_yticklabels()[i].set_color("C3")
+            for i in ANSWER_ROWS:
+                ax.add_patch(
+                    plt.Rectangle((-0.5, i - 0.5), len(labels), 1, fill=False, ec="C3", lw=0.8)
+                )
+            if e == 0:
+                ax.set_title(f"layer {layer}, head {head}", fontsize=8)
+fig.suptitle(
+    "Attention weights of the trained adder, every layer and head "
+    "(rows = queries; red rows predict the answer digits)"
+)
+plt.show()
+
+# %%
+# Where the answer rows look, over all held-out equations
+# -------------------------------------------------------
+# Three equations are anecdotes. The next figure averages the three answer rows over the
+# 1,000 test equations and sorts their weight into four groups of keys: the ones digits of
+# the operands (``a0``, ``b0``), their tens digits (``a1``, ``b1``), ``=`` with the answer
+# digits written so far, and the two tokens that carry no digit (``BOS`` and ``+``).
+test_equations = split_strings(build_data(FAST_RECIPE).test_set)
+test_batch = construct_batches(torch.stack([encode_equation(e) for e in test_equations]))
+with torch.no_grad():
+    _, test_attention = model(
+        test_batch.input,
+        test_batch.target_padding_mask,
+        test_batch.future_mask,
+        return_attention=True,
+    )
+GROUPS = {
+    "ones digits a0, b0": [2, 5],
+    "tens digits a1, b1": [1, 4],
+    "= and answer so far": [6, 7, 8],
+    "BOS and +": [0, 3],
+}
+# mass[row][group] = one mean weight per (layer, head), in the order L0H0 .. L1H3
+mass = {
+    row: {
+        group: [
+            float(test_attention[layer][:, head, row, cols].sum(-1).mean())
+            for layer in range(num_layers)
+            for head in range(num_heads)
+        ]
+        for group, cols in GROUPS.items()
+    }
+    for row in ANSWER_ROWS
+}
+heads = [f"L{layer}H{head}" for layer in range(num_layers) for head in range(num_heads)]
+for row, name in ANSWER_ROWS.items():
+    print(f"{'row predicting the ' + name + ' digit':34s}" + " ".join(f"{h:>5}" for h in heads))
+    for group in GROUPS:
+        print(f"  {group:32s}" + " ".join(f"{v:5.2f}" for v in mass[row][group]))
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained", sharey=True)
+for ax, (row, name) in zip(axes, ANSWER_ROWS.items(), strict=True):
+    bottom = [0.0] * len(heads)
+    for g, group in enumerate(GROUPS):
+        values = mass[row][group]
+        ax.bar(heads, values, bottom=bottom, color=f"C{g}", label=group)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_title(f"row predicting the {name} digit", fontsize=10)
+    ax.tick_params(axis="x", labelsize=8)
+axes[0].set_ylabel("mean attention weight")
+axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+fig.suptitle("Where the answer rows look: mean over the 1,000 held-out test equations")
+plt.show()
+
+# %%
+# Checking the text against this model
+# ------------------------------------
+# The paragraph below describes the table above. These checks restate its claims as numbers,
+# so that a retrained model that no longer fits the text fails the build instead of being
+# described wrongly.
+ONES, TENS = "ones digits a0, b0", "tens digits a1, b1"
+layer0 = range(num_heads)  # the first num_heads entries are layer 0
+layer1 = range(num_heads, 2 * num_heads)
+carry_heads = [h for h in layer0 if mass[6][ONES][h] > 0.9]
+readers = [h for h in layer1 if mass[8][ONES][h] > 0.9]
+print("layer-0 heads whose hundreds row reads the ones digits:", [heads[h] for h in carry_heads])
+claims = {
+    "every layer-0 head of the ones row reads a0, b0 (> 0.8)": min(mass[8][ONES][h] for h in layer0)
+    > 0.8,
+    "one layer-1 head of the ones row reads a0, b0 (> 0.9), the others mostly BOS and +": len(
+        readers
+    )
+    == 1
+    and all(mass[8]["BOS and +"][h] > 0.5 for h in layer1 if h not in readers),
+    "exactly one layer-0 head of the hundreds row reads a0, b0 (> 0.9)": len(carry_heads) == 1,
+    "the other layer-0 heads of the hundreds row read mostly a1, b1 (> 0.5)": all(
+        mass[6][TENS][h] > 0.5 for h in layer0 if h not in carry_heads
+    ),
+    "that head's tens row puts between 0.3 and 0.7 on a0, b0": len(carry_heads) == 1
+    and 0.3 < mass[7][ONES][carry_heads[0]] < 0.7,
+}
+for claim, holds in claims.items():
+    print(f"{'holds' if holds else 'FAILS'}: {claim}")
+assert all(claims.values()), (
+    "the paragraph 'What the maps show about carrying' no longer describes this model: "
+    "look at the figures and rewrite it"
+)
+
+# %%
+# What the maps show about carrying
+# ---------------------------------
+# The ones digit of the answer needs no carry, and its row shows it: every head of layer 0
+# puts nearly all of its weight on the two ones digits ``a0`` and ``b0``, and in layer 1 one
+# head reads them again while the other three rest on ``BOS`` and ``+``, keys that hold no
+# digit (a head that has nothing to add attends to such a token). The hundreds digit is 1
+# exactly when the tens column overflows, and whether it overflows can depend on the carry
+# out of the ones column (``50+50`` does not carry, ``45+55`` does). The hundreds row reads
+# the tens digits ``a1``, ``b1`` in most heads of both layers, and in exactly one head of
+# layer 0, named in the printout above, it reads the ones digits instead, with all of that
+# head's weight: in the maps of ``99+99=198`` its row ``= → 1`` lights up on the two 9s of
+# the ones column. That head is the only place where the ones column reaches the hundreds
+# prediction directly, which is what a carry needs. The tens digit needs the tens column
+# *and* the carry, and its row mixes both: the same head puts about half of its weight on
+# the ones digits, the others split theirs between the tens digits and the ``=`` and answer
+# tokens. What the maps cannot show is the arithmetic itself: attention only says where a
+# head reads; the feed-forward layers between the attention layers do the adding.
+
+# sphinx_gallery_thumbnail_number = 1
