@@ -207,9 +207,19 @@ plt.show()
 '''
 
 
-def sphinx_build(src: Path) -> subprocess.CompletedProcess:
+def sphinx_build(src: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(src), str(src / "_build")],
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-q",
+            *options,
+            str(src),
+            str(src / "_build"),
+        ],
         cwd=src,
         env={**os.environ, "MPLBACKEND": "Agg"},
         capture_output=True,
@@ -258,6 +268,10 @@ def test_guard_in_a_real_build(tmp_path):
     skipped = sphinx_build(src)
     assert skipped.returncode != 0
     assert "does not match filename_pattern" in skipped.stderr
+
+    # a build that asks not to run the gallery (make doctest: -D plot_gallery=0) is let through
+    no_plot = sphinx_build(src, "-D", "plot_gallery=0")
+    assert no_plot.returncode == 0, no_plot.stderr
 
 
 def test_gallery_sections_are_configured_in_order():
