@@ -259,7 +259,7 @@ def train(
 
 
 def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, History]:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     seed_all(recipe.init_seed)
     loaders = build_data(recipe)
