@@ -24,6 +24,7 @@ copyright = "2026, " + author
 
 extensions = [
     "freshness",
+    "offline",
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "gallery_guard",
