@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 from torch.nn import functional as F
 
+from chapter3._checks import check_positive_int
 from chapter3.adder import (
     PAD,
     EquationDataset,
@@ -114,6 +115,36 @@ class WarmupLinearSchedule:
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
         return max(0.0, (self.total_steps - step) / (self.total_steps - self.warmup_steps))
+
+
+def make_schedule(
+    optimizer: torch.optim.Optimizer, recipe: str | Recipe, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The ``LambdaLR`` that :func:`train` steps once per batch for ``recipe``.
+
+    The warm-up lasts ``ceil(recipe.warmup_epochs * steps_per_epoch)`` steps; the factor is a
+    :class:`NoamSchedule` (``recipe.schedule == "noam"``) or a :class:`WarmupLinearSchedule`
+    that reaches 0 after ``recipe.epochs * steps_per_epoch`` steps (``"warmup_linear"``).
+    ``scheduler.lr_lambdas[0]`` is that factor; the learning rate of step ``s`` is
+    ``recipe.lr * factor(s)`` (``optimizer``'s base lr should be ``recipe.lr``).
+
+    >>> import torch
+    >>> from chapter3.training import SEED_RECIPE, make_schedule
+    >>> optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=SEED_RECIPE.lr)
+    >>> scheduler = make_schedule(optimizer, SEED_RECIPE, steps_per_epoch=28)
+    >>> scheduler.lr_lambdas[0].warmup_steps
+    84
+    """
+    recipe = get_recipe(recipe)
+    check_positive_int(steps_per_epoch, "steps_per_epoch")
+    warmup = math.ceil(recipe.warmup_epochs * steps_per_epoch)
+    if recipe.schedule == "noam":
+        factor = NoamSchedule(recipe.model.d_model, warmup)
+    elif recipe.schedule == "warmup_linear":
+        factor = WarmupLinearSchedule(warmup, recipe.epochs * steps_per_epoch)
+    else:
+        raise ValueError(f"unknown schedule {recipe.schedule!r}: use 'noam' or 'warmup_linear'")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
 
 
 def adder_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -267,14 +298,7 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=recipe.betas,
                                  eps=recipe.eps)
     steps_per_epoch = len(loaders.train_loader)
-    warmup = math.ceil(recipe.warmup_epochs * steps_per_epoch)
-    if recipe.schedule == "noam":
-        factor = NoamSchedule(recipe.model.d_model, warmup)
-    elif recipe.schedule == "warmup_linear":
-        factor = WarmupLinearSchedule(warmup, recipe.epochs * steps_per_epoch)
-    else:
-        raise ValueError(f"unknown schedule {recipe.schedule!r}: use 'noam' or 'warmup_linear'")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
+    scheduler = make_schedule(optimizer, recipe, steps_per_epoch)
 
     train_strings = split_strings(loaders.train_set)
     test_strings = split_strings(loaders.test_set)
@@ -322,6 +346,7 @@ __all__ = [
     "get_recipe",
     "NoamSchedule",
     "WarmupLinearSchedule",
+    "make_schedule",
     "adder_loss",
     "History",
     "build_data",

@@ -32,6 +32,7 @@ from chapter3.training import (
     Recipe,
     adder_loss,
     build_data,
+    make_schedule,
     train,
     validate,
 )
@@ -117,6 +118,27 @@ def test_noam_peaks_at_the_end_of_warm_up():
     values = [f(s) for s in range(300)]
     assert max(range(300), key=values.__getitem__) == 83
     assert abs(0.2 * values[83] - 0.2 * 128**-0.5 * 84**-0.5) < 1e-12
+
+
+def test_make_schedule_builds_each_recipes_factor():
+    def optimizer(lr):
+        return torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=lr)
+
+    noam = make_schedule(optimizer(0.2), "seed", steps_per_epoch=28).lr_lambdas[0]
+    assert isinstance(noam, NoamSchedule)
+    assert (noam.d_model, noam.warmup_steps) == (128, 84)
+    opt = optimizer(FAST_RECIPE.lr)
+    sched = make_schedule(opt, FAST_RECIPE, steps_per_epoch=125)
+    linear = sched.lr_lambdas[0]
+    assert (linear.warmup_steps, linear.total_steps) == (63, 14 * 125)
+    for _ in range(62):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == FAST_RECIPE.lr  # the last warm-up step is the peak
+    with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
+        make_schedule(optimizer(1.0), replace(FAST_RECIPE, schedule="cosine"), 10)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        make_schedule(optimizer(1.0), FAST_RECIPE, 0)
 
 
 def test_loss_example_of_seed_003_by_loop_and_in_one_call():

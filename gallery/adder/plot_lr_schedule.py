@@ -22,43 +22,38 @@ it, next to the shorter warm-up and linear decay of the book's fast recipe.
 # The two terms meet at :math:`s + 1 = w`, the last warm-up step, where the factor peaks at
 # :math:`(d_\text{model}\,w)^{-1/2}`. The seed recipe multiplies it by a base rate of 0.2, an
 # unusual number that only makes sense together with this factor.
-import math
-
 import matplotlib.pyplot as plt
 import torch
 
-from chapter3.training import (
-    FAST_RECIPE,
-    SEED_RECIPE,
-    NoamSchedule,
-    WarmupLinearSchedule,
-    build_data,
-)
+from chapter3.training import FAST_RECIPE, SEED_RECIPE, build_data, make_schedule
 
 torch.set_num_threads(1)
 
 
-def lr_per_step(recipe, factor, total_steps):
-    """The learning rate of every optimiser step, read back from a real ``LambdaLR``."""
+def lr_per_step(recipe):
+    """The learning rate of every optimiser step of ``recipe``, and its warm-up in steps.
+
+    The scheduler is the one :func:`~chapter3.training.train` builds
+    (:func:`~chapter3.training.make_schedule`), fed the number of batches of the recipe's own
+    training loader; the rates are read back from the optimiser step by step.
+    """
+    steps_per_epoch = len(build_data(recipe).train_loader)
     param = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.Adam([param], lr=recipe.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
+    scheduler = make_schedule(optimizer, recipe, steps_per_epoch)
     lrs = []
-    for _ in range(total_steps):
+    for _ in range(recipe.epochs * steps_per_epoch):
         lrs.append(optimizer.param_groups[0]["lr"])  # the rate this step's update uses
         optimizer.step()
         scheduler.step()
-    return lrs
+    return lrs, steps_per_epoch, scheduler.lr_lambdas[0].warmup_steps
 
 
 # %%
 # The seed recipe: steps per epoch come from its own data loader (7,000 training equations in
 # batches of 256), and the warm-up lasts ``warmup_epochs`` epochs.
 assert SEED_RECIPE.schedule == "noam", "this script draws the seed recipe's Noam schedule"
-seed_steps = len(build_data(SEED_RECIPE).train_loader)
-seed_warmup = math.ceil(SEED_RECIPE.warmup_epochs * seed_steps)
-noam = NoamSchedule(SEED_RECIPE.model.d_model, seed_warmup)
-seed_lrs = lr_per_step(SEED_RECIPE, noam, SEED_RECIPE.epochs * seed_steps)
+seed_lrs, seed_steps, seed_warmup = lr_per_step(SEED_RECIPE)
 peak_step = max(range(len(seed_lrs)), key=seed_lrs.__getitem__)
 print(f"seed recipe: {seed_steps} steps per epoch, warm-up {seed_warmup} steps")
 print(f"peak learning rate {seed_lrs[peak_step]:.5f} at step {peak_step}")
@@ -69,10 +64,8 @@ print(f"last learning rate {seed_lrs[-1]:.5f} at step {len(seed_lrs) - 1}")
 # then decays linearly to zero at the last step
 # (:class:`~chapter3.training.WarmupLinearSchedule`).
 assert FAST_RECIPE.schedule == "warmup_linear", "update this script: the fast recipe changed"
-fast_steps = len(build_data(FAST_RECIPE).train_loader)
-fast_warmup = math.ceil(FAST_RECIPE.warmup_epochs * fast_steps)
-fast_total = FAST_RECIPE.epochs * fast_steps
-fast_lrs = lr_per_step(FAST_RECIPE, WarmupLinearSchedule(fast_warmup, fast_total), fast_total)
+fast_lrs, fast_steps, fast_warmup = lr_per_step(FAST_RECIPE)
+fast_total = len(fast_lrs)
 print(f"fast recipe: {fast_steps} steps per epoch, warm-up {fast_warmup} steps")
 print(f"peak learning rate {max(fast_lrs):.5f}")
 
