@@ -8,9 +8,10 @@
 - :class:`FusedMultiHeadAttention` does the same with one fused QKV projection and
   :func:`torch.nn.functional.scaled_dot_product_attention` (SDPA), which picks a fused kernel.
 
-:func:`copy_to_fused` and :func:`to_torch_multihead` copy a :class:`MultiHeadAttention`'s
-weights into the fused variant or into :class:`torch.nn.MultiheadAttention`, so that all of
-them can be checked against each other.
+:func:`copy_to_fused`, :func:`to_torch_multihead` and :func:`copy_to_wrapper` copy a
+:class:`MultiHeadAttention`'s weights into the fused variant, into
+:class:`torch.nn.MultiheadAttention` or into the wrapper, so that all of them can be checked
+against each other (the wrapper has no ``out_proj``: it matches the context vector before it).
 
 Masks: every class takes ``forward(x, attn_mask=None)`` with a boolean mask in the decoder's
 convention (``True`` = may attend, see :mod:`chapter3.masks`), combined with the causal mask.
@@ -237,6 +238,60 @@ def copy_to_fused(mha: MultiHeadAttention,
         fused.qkv.bias.copy_(torch.cat([p.bias for p in projections], dim=0))
     fused.out_proj.load_state_dict(mha.out_proj.state_dict())
     return fused
+
+
+@torch.no_grad()
+def copy_to_wrapper(mha: MultiHeadAttention,
+                    wrapper: MultiHeadAttentionWrapper | None = None) -> MultiHeadAttentionWrapper:
+    """Copy a :class:`MultiHeadAttention`'s heads into a :class:`MultiHeadAttentionWrapper`.
+
+    Head ``h`` of the wrapper gets rows ``h*head_dim : (h+1)*head_dim`` of ``W_query``,
+    ``W_key`` and ``W_value`` (weights and, with ``qkv_bias``, biases): its slice of the batched
+    projections. The wrapper has no ``out_proj``, so it reproduces ``mha``'s context vector
+    *before* ``out_proj``: ``mha.out_proj(wrapper(x))`` equals ``mha(x)`` (and ``wrapper(x)``
+    itself equals ``mha(x)`` only when ``out_proj`` is the identity with zero bias). Builds a new
+    wrapper (``num_heads`` heads of ``d_out = head_dim``, same context_length, dropout, device
+    and dtype) when ``wrapper`` is None, and returns it.
+
+    >>> import torch
+    >>> from chapter3.multihead import MultiHeadAttention, copy_to_wrapper
+    >>> mha = MultiHeadAttention(4, 4, context_length=5, dropout=0.0, num_heads=2).eval()
+    >>> wrapper = copy_to_wrapper(mha).eval()
+    >>> len(wrapper.heads), wrapper.heads[0].W_query.weight.shape  # (head_dim, d_in) per head
+    (2, torch.Size([2, 4]))
+    >>> x = torch.rand(2, 5, 4)
+    >>> torch.allclose(mha.out_proj(wrapper(x)), mha(x), atol=1e-6)
+    True
+    """
+    _require(mha, MultiHeadAttention, "mha")
+    qkv_bias = mha.W_query.bias is not None
+    if wrapper is None:
+        wrapper = MultiHeadAttentionWrapper(
+            mha.d_in, mha.head_dim, mha.context_length, mha.dropout.p, mha.num_heads,
+            qkv_bias=qkv_bias,
+        ).to(device=mha.out_proj.weight.device, dtype=mha.out_proj.weight.dtype)
+    _require(wrapper, MultiHeadAttentionWrapper, "wrapper")
+    if len(wrapper.heads) != mha.num_heads:
+        raise ValueError(
+            f"wrapper must have one head per head of mha, got {len(wrapper.heads)} heads "
+            f"and num_heads={mha.num_heads}"
+        )
+    for head in wrapper.heads:
+        if (head.d_in, head.d_out) != (mha.d_in, mha.head_dim):
+            raise ValueError(
+                "each head of wrapper must map d_in to mha's head_dim, got (d_in, d_out)="
+                f"{(head.d_in, head.d_out)} and (d_in, head_dim)={(mha.d_in, mha.head_dim)}"
+            )
+        if (head.W_query.bias is not None) != qkv_bias:
+            raise ValueError("wrapper and mha must agree on qkv_bias")
+    for h, head in enumerate(wrapper.heads):
+        rows = slice(h * mha.head_dim, (h + 1) * mha.head_dim)  # head h's rows of (d_out, d_in)
+        for name in ("W_query", "W_key", "W_value"):
+            source, target = getattr(mha, name), getattr(head, name)
+            target.weight.copy_(source.weight[rows])  # (head_dim, d_in)
+            if qkv_bias:
+                target.bias.copy_(source.bias[rows])
+    return wrapper
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ from chapter3.multihead import (
     MultiHeadAttention,
     MultiHeadAttentionWrapper,
     copy_to_fused,
+    copy_to_wrapper,
     to_torch_multihead,
 )
 
@@ -125,6 +126,28 @@ def test_copy_into_existing_fused_module_and_padding_mask_agree():
     torch.testing.assert_close(fused(x, attend), mha(x, attend), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("qkv_bias", [False, True])
+def test_wrapper_copy_equals_multihead_before_out_proj(qkv_bias):
+    torch.manual_seed(4)
+    mha = MultiHeadAttention(6, 8, context_length=7, dropout=0.0, num_heads=4,
+                             qkv_bias=qkv_bias).eval()
+    nn.init.normal_(mha.out_proj.bias)  # a real out_proj: the wrapper must not hide it
+    wrapper = copy_to_wrapper(mha).eval()
+    assert [(head.d_in, head.d_out) for head in wrapper.heads] == [(6, 2)] * 4
+    x = torch.randn(3, 7, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(mha.out_proj(wrapper(x)), mha(x), atol=1e-6, rtol=0)
+        assert not torch.allclose(wrapper(x), mha(x), atol=1e-3)  # out_proj is not optional
+        # With out_proj the identity (zero bias), the wrapper's output *is* mha's output.
+        mha.out_proj.weight.copy_(torch.eye(8))
+        mha.out_proj.bias.zero_()
+        torch.testing.assert_close(wrapper(x), mha(x), atol=1e-6, rtol=0)
+        # Copying into an existing wrapper overwrites all of its projection weights.
+        target = MultiHeadAttentionWrapper(6, 2, 7, 0.0, 4, qkv_bias=qkv_bias).eval()
+        assert copy_to_wrapper(mha, target) is target
+        torch.testing.assert_close(target(x), mha(x), atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("cls", CLASSES)
 def test_changing_the_last_token_never_changes_earlier_outputs(cls):
     torch.manual_seed(3)
@@ -222,6 +245,16 @@ def test_weight_copy_helpers_check_their_arguments():
         copy_to_fused(mha, FusedMultiHeadAttention(3, 4, 8, 0.0, 1))
     with pytest.raises(TypeError, match="MultiHeadAttention"):
         copy_to_fused(FusedMultiHeadAttention(3, 4, 8, 0.0, 2))
+    with pytest.raises(TypeError, match="mha must be a MultiHeadAttention"):
+        copy_to_wrapper(MultiHeadAttentionWrapper(3, 2, 8, 0.0, 2))
+    with pytest.raises(TypeError, match="wrapper must be a MultiHeadAttentionWrapper"):
+        copy_to_wrapper(mha, FusedMultiHeadAttention(3, 4, 8, 0.0, 2))
+    with pytest.raises(ValueError, match="one head per head of mha, got 3 heads"):
+        copy_to_wrapper(mha, MultiHeadAttentionWrapper(3, 2, 8, 0.0, 3))
+    with pytest.raises(ValueError, match=r"got \(d_in, d_out\)=\(3, 4\)"):
+        copy_to_wrapper(mha, MultiHeadAttentionWrapper(3, 4, 8, 0.0, 2))
+    with pytest.raises(ValueError, match="qkv_bias"):
+        copy_to_wrapper(mha, MultiHeadAttentionWrapper(3, 2, 8, 0.0, 2, qkv_bias=True))
 
 
 def test_multihead_buffer_follows_to_and_is_saved():

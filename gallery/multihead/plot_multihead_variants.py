@@ -14,7 +14,8 @@ checks that they compute the same numbers, and times one forward pass of each at
 # --------------------------------
 # :class:`~chapter3.multihead.MultiHeadAttention` is the reference. The fused variant and
 # PyTorch's module get its weights through :func:`~chapter3.multihead.copy_to_fused` and
-# :func:`~chapter3.multihead.to_torch_multihead`. Dropout is 0 and every module is in
+# :func:`~chapter3.multihead.to_torch_multihead`, the wrapper through
+# :func:`~chapter3.multihead.copy_to_wrapper`. Dropout is 0 and every module is in
 # evaluation mode, so the outputs are deterministic.
 import time
 
@@ -26,6 +27,7 @@ from chapter3.multihead import (
     MultiHeadAttention,
     MultiHeadAttentionWrapper,
     copy_to_fused,
+    copy_to_wrapper,
     to_torch_multihead,
 )
 
@@ -43,18 +45,12 @@ hide_future = ~future_mask(num_tokens)  # nn.MultiheadAttention: True = HIDE (th
 
 # %%
 # The wrapper has one :class:`~chapter3.causal.CausalAttention` per head and no output
-# projection: it returns the heads side by side. Copy head *h*'s slice of the reference's
-# projections into head *h* of the wrapper; the reference's ``out_proj`` applied to the
-# wrapper's output must then give the reference's output.
-wrapper = MultiHeadAttentionWrapper(
-    d_model, head_dim, num_tokens, dropout=0.0, num_heads=num_heads
-).eval()
-with torch.no_grad():
-    for h, head in enumerate(wrapper.heads):
-        rows = slice(h * head_dim, (h + 1) * head_dim)  # head h's rows of each (d_out, d_in)
-        head.W_query.weight.copy_(mha.W_query.weight[rows])
-        head.W_key.weight.copy_(mha.W_key.weight[rows])
-        head.W_value.weight.copy_(mha.W_value.weight[rows])
+# projection: it returns the heads side by side. :func:`~chapter3.multihead.copy_to_wrapper`
+# copies head *h*'s slice of the reference's projections into head *h* of a new wrapper; the
+# reference's ``out_proj`` applied to the wrapper's output must then give the reference's output.
+wrapper = copy_to_wrapper(mha).eval()
+assert isinstance(wrapper, MultiHeadAttentionWrapper)
+assert [head.d_out for head in wrapper.heads] == [head_dim] * num_heads
 
 variants = {
     "MultiHeadAttention\n(chapter, batched)": lambda: mha(x),
