@@ -30,6 +30,28 @@ def check_seq_len(num_tokens: int, context_length: int) -> None:
         )
 
 
+def check_batch_input(x, d_in: int, context_length: int) -> torch.Tensor:
+    """Raise unless ``x`` is a (B, T, d_in) tensor with T ≤ ``context_length``; return ``x``.
+
+    The input checks that :class:`CausalAttention` and the multi-head modules of
+    :mod:`chapter3.multihead` run first in ``forward``: the rank, then the feature width, then
+    the length (:func:`check_seq_len`).
+
+    >>> import torch
+    >>> from chapter3.causal import check_batch_input
+    >>> check_batch_input(torch.zeros(2, 6, 3), d_in=3, context_length=6).shape
+    torch.Size([2, 6, 3])
+    >>> check_batch_input(torch.zeros(6, 3), d_in=3, context_length=6)
+    Traceback (most recent call last):
+    ...
+    ValueError: x must be a 3-D tensor (B, T, d_in), got shape (6, 3)
+    """
+    check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
+    check_last_dim(x, d_in)
+    check_seq_len(x.shape[1], context_length)
+    return x
+
+
 class CausalAttention(nn.Module):
     """Single-head causal self-attention on a batch ``x`` of shape (B, T, d_in) → (B, T, d_out).
 
@@ -72,10 +94,8 @@ class CausalAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
-        check_last_dim(x, self.d_in)
+        check_batch_input(x, self.d_in, self.context_length)
         b, num_tokens, _ = x.shape  # (B, T, d_in)
-        check_seq_len(num_tokens, self.context_length)
 
         keys = self.W_key(x)  # (B, T, d_out)
         queries = self.W_query(x)  # (B, T, d_out)

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chapter3._checks import check_dropout, check_last_dim, check_positive_int, check_tensor
-from chapter3.causal import CausalAttention, check_seq_len
+from chapter3._checks import check_dropout, check_positive_int
+from chapter3.causal import CausalAttention, check_batch_input
 from chapter3.masks import check_attn_mask, masked_softmax
 
 
@@ -109,10 +109,8 @@ class MultiHeadAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
-        check_last_dim(x, self.d_in)
+        check_batch_input(x, self.d_in, self.context_length)
         b, num_tokens, _ = x.shape  # (B, T, d_in)
-        check_seq_len(num_tokens, self.context_length)
         h, d_head = self.num_heads, self.head_dim
 
         keys = self.W_key(x)  # (B, T, d_out)
@@ -170,10 +168,8 @@ class FusedMultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_out, d_out)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
-        check_last_dim(x, self.d_in)
+        check_batch_input(x, self.d_in, self.context_length)
         b, num_tokens, _ = x.shape  # (B, T, d_in)
-        check_seq_len(num_tokens, self.context_length)
         h, d_head = self.num_heads, self.head_dim
 
         qkv = self.qkv(x).view(b, num_tokens, 3, h, d_head)  # (B, T, 3, H, d_head)
