@@ -109,20 +109,57 @@ class KVCache:
     positions do not change (the causal mask keeps them from seeing later tokens), so they can
     be kept instead of recomputed: each step then processes only the new token. Pass the same
     cache to successive :class:`GPTDecoder` calls; ``length`` counts the positions it holds.
+
+    With ``max_len`` (the longest sequence the caller will decode) each layer's buffer is
+    allocated once, at the first call, and every step writes its new positions in place.
+    Without it the buffers grow as needed, by copying. ``keys[layer]`` and ``values[layer]``
+    are the filled part, (B, H, length, d_k).
     """
 
-    def __init__(self, num_layers: int) -> None:
-        self.keys: list[torch.Tensor | None] = [None] * num_layers  # each (B, H, S, d_k)
-        self.values: list[torch.Tensor | None] = [None] * num_layers
+    def __init__(self, num_layers: int, max_len: int | None = None) -> None:
+        self.max_len = max_len
+        self._keys: list[torch.Tensor | None] = [None] * num_layers  # each (B, H, capacity, d_k)
+        self._values: list[torch.Tensor | None] = [None] * num_layers
         self.length = 0
 
+    @property
+    def keys(self) -> list[torch.Tensor | None]:
+        return [None if k is None else k[:, :, : self.length] for k in self._keys]
+
+    @property
+    def values(self) -> list[torch.Tensor | None]:
+        return [None if v is None else v[:, :, : self.length] for v in self._values]
+
     def extend(self, layer: int, K: torch.Tensor, V: torch.Tensor):
-        """Append the new positions' K, V (B, H, T, d_k) to ``layer``; return the full ones."""
-        if self.keys[layer] is not None:
-            K = torch.cat([self.keys[layer], K], dim=2)  # (B, H, S + T, d_k)
-            V = torch.cat([self.values[layer], V], dim=2)
-        self.keys[layer], self.values[layer] = K, V
-        return K, V
+        """Write the new positions' K, V (B, H, T, d_k) after the ``length`` cached ones of
+        ``layer``; return the keys and values of all positions, (B, H, length + T, d_k)."""
+        start, end = self.length, self.length + K.size(2)
+        buffer = self._keys[layer]
+        if buffer is None or end > buffer.size(2):  # first call, or no room left: (re)allocate
+            capacity = max(end, self.max_len or 0)
+            shape = (K.size(0), K.size(1), capacity, K.size(3))
+            new_keys, new_values = K.new_empty(shape), V.new_empty(shape)
+            if buffer is not None:  # keep what is cached
+                new_keys[:, :, :start] = buffer[:, :, :start]
+                new_values[:, :, :start] = self._values[layer][:, :, :start]
+            self._keys[layer], self._values[layer] = new_keys, new_values
+        self._keys[layer][:, :, start:end] = K  # in place: nothing already cached is copied
+        self._values[layer][:, :, start:end] = V
+        return self._keys[layer][:, :, :end], self._values[layer][:, :, :end]
+
+    def select_rows(self, rows: torch.Tensor) -> KVCache:
+        """A new cache whose row ``b`` copies this cache's row ``rows[b]``; ``rows`` is (B_new,).
+
+        This lets positions that several sequences share (the same prefix) be computed once
+        and then handed to every sequence that starts with them. The new buffers keep this
+        cache's capacity, so they have room for the positions still to come.
+        """
+        selected = KVCache(len(self._keys), self.max_len)
+        # (B, H, capacity, d_k) → (B_new, H, capacity, d_k): one gather per buffer
+        selected._keys = [None if K is None else K.index_select(0, rows) for K in self._keys]
+        selected._values = [None if V is None else V.index_select(0, rows) for V in self._values]
+        selected.length = self.length
+        return selected
 
 
 class MultiHeadAttention(nn.Module):
@@ -277,6 +314,23 @@ class GPTDecoderBlock(nn.Module):
         z = self.add_norm_2(z, self.feed_forward)
         return z  # (B, L, D)
 
+    def forward_last(
+        self, z: torch.Tensor, target_mask: torch.Tensor, cache: KVCache, layer: int
+    ) -> torch.Tensor:
+        """Inference only: :meth:`forward` for the last position of ``z`` (B, T, D).
+
+        The keys and values still come from (and are cached for) every position, but the
+        attention output, both AddNorms and the feed-forward network are computed for the last
+        position only: the next token depends on nothing else. Returns (B, 1, D).
+        """
+        last = z[:, -1:, :]  # (B, 1, D)
+        last_row_mask = target_mask[..., -1:, :]  # (1, S) or (B, 1, 1, S)
+        last = self.add_norm_1(
+            last,
+            lambda q: self.masked_self_attention(q, z, z, last_row_mask, cache, layer),
+        )
+        return self.add_norm_2(last, self.feed_forward)  # (B, 1, D)
+
 
 class GPTDecoder(nn.Module):
     """Token embedding + learned positions → decoder blocks → LayerNorm → linear head.
@@ -404,12 +458,16 @@ class GPTDecoder(nn.Module):
         new_tokens: torch.Tensor,
         cache: KVCache,
         key_padding_mask: torch.Tensor | None = None,
+        last_only: bool = False,
     ) -> torch.Tensor:
         """Logits (B, T, V) for ``new_tokens`` (B, T) that follow the positions in ``cache``.
 
         The same function as :meth:`forward` on the whole sequence, computed for the new
         positions only (inference: no gradients). ``key_padding_mask`` is (B, past + T),
-        ``True`` at real tokens of the whole sequence so far.
+        ``True`` at real tokens of the whole sequence so far. With ``last_only`` the logits
+        are (B, 1, V), for the last position only: what greedy decoding uses. Each block still
+        caches the keys and values of every new position, but the last block, the final
+        LayerNorm and the head skip the T - 1 others.
 
         >>> import torch
         >>> from chapter3.gpt import GPTConfig, GPTDecoder, KVCache
@@ -420,6 +478,9 @@ class GPTDecoder(nn.Module):
         >>> last = model.forward_cached(x[:, 6:], cache)
         >>> torch.allclose(last[:, -1], model(x)[:, -1], atol=1e-5), cache.length
         (True, 7)
+        >>> only = model.forward_cached(x[:, :6], KVCache(num_layers=2), last_only=True)
+        >>> only.shape, torch.allclose(only[:, -1], first[:, -1], atol=1e-5)
+        (torch.Size([1, 1, 18]), True)
         """
         self._check_inputs(new_tokens, None, None)
         past, seq_len = cache.length, new_tokens.size(1)
@@ -440,10 +501,15 @@ class GPTDecoder(nn.Module):
             mask = key_padding_mask[:, None, None, :] & mask  # (B, 1, T, past + T)
         z = self.tok_embed(new_tokens) + self.pos_embed[:, past:total, :]  # (B, T, D)
         z = self.dropout(z)
-        for layer, block in enumerate(self.decoder_blocks):
+        *first_blocks, last_block = self.decoder_blocks
+        for layer, block in enumerate(first_blocks):
             z = block(z, mask, cache, layer)  # (B, T, D)
+        if last_only:
+            z = last_block.forward_last(z, mask, cache, len(first_blocks))  # (B, 1, D)
+        else:
+            z = last_block(z, mask, cache, len(first_blocks))  # (B, T, D)
         cache.length = total
-        return self.head(self.layer_norm(z))  # (B, T, V)
+        return self.head(self.layer_norm(z))  # (B, T, V), or (B, 1, V) with last_only
 
     def attention_maps(self) -> list[torch.Tensor]:
         """The (B, H, L, L) attention weights of every layer from the last forward pass."""

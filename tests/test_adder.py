@@ -22,7 +22,13 @@ from chapter3.adder import (
     split_strings,
     trained_adder,
 )
-from chapter3.decoding import evaluate, evaluate_one_by_one, greedy_decode, what_is
+from chapter3.decoding import (
+    evaluate,
+    evaluate_one_by_one,
+    greedy_decode,
+    prefill_shared_prefixes,
+    what_is,
+)
 from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
 from chapter3.training import (
@@ -189,6 +195,31 @@ def test_greedy_decode_with_and_without_cache_gives_the_same_tokens(tiny_model):
     prompts = torch.stack([encode_equation(e)[:7] for e in disjoint_split(2, (0, 0, 40), 5)[2]])
     assert torch.equal(greedy_decode(tiny_model, prompts), greedy_decode(tiny_model, prompts,
                                                                          use_cache=False))
+
+
+def test_shared_prefixes_are_computed_once_and_decode_like_the_loop(tiny_model):
+    # 200 questions of the fast recipe's test split share few "<BOS>ab+" prefixes
+    equations = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[2][:200]
+    prompts = torch.stack([encode_equation(e)[:7] for e in equations])  # (200, 7)
+    with torch.inference_mode():
+        cache, shared = prefill_shared_prefixes(tiny_model, prompts, max_len=11)
+        assert shared == 4 and cache.length == 4
+        # the shared keys and values, then the rest of each prompt: the full pass's last logits
+        rest = tiny_model.forward_cached(prompts[:, 4:], cache, prompts != PAD, last_only=True)
+        assert torch.allclose(rest[:, 0], tiny_model(prompts)[:, -1], atol=1e-5)
+    batched, loop = evaluate(tiny_model, equations), evaluate_one_by_one(tiny_model, equations)
+    assert batched.wrong == loop.wrong and len(loop.wrong) > 0
+
+
+def test_shared_prefixes_edge_cases(tiny_model):
+    one = encode_equation("15+57=072")[None, :7]
+    assert prefill_shared_prefixes(tiny_model, one, max_len=11)[1] == 0  # nothing to share
+    all_differ = torch.tensor([[1, 2], [3, 4]])
+    assert prefill_shared_prefixes(tiny_model, all_differ, max_len=11)[1] == 0
+    bad = torch.tensor([[15, 1, 5], [15, 1, 18]])
+    with pytest.raises(ValueError, match=r"token ids must lie in 0..17, got values in 1..18"):
+        prefill_shared_prefixes(tiny_model, bad, max_len=11)
+    assert greedy_decode(tiny_model, one).shape[0] == 1
 
 
 def test_checkpoint_round_trip(tmp_path, tiny_model):

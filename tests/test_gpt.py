@@ -184,3 +184,57 @@ def test_cached_forward_equals_full_forward():
     assert cache.length == 9 and cache.keys[0].shape == (3, 2, 9, 8)
     with pytest.raises(ValueError, match="exceed max_seq_len=11"):
         model.forward_cached(x[:, :3], cache)
+
+
+def test_preallocated_cache_writes_in_place_and_gives_the_same_logits():
+    from chapter3.gpt import KVCache
+
+    torch.manual_seed(0)
+    model = GPTDecoder(small_config()).eval()
+    x = torch.randint(0, 16, (3, 9))
+    grown, preallocated = KVCache(num_layers=2), KVCache(num_layers=2, max_len=11)
+    for cache in (grown, preallocated):
+        parts = [model.forward_cached(x[:, :5], cache)]
+        parts += [model.forward_cached(x[:, t:t + 1], cache) for t in range(5, 9)]
+        assert torch.allclose(torch.cat(parts, dim=1), model(x), atol=1e-5)
+        assert cache.length == 9 and cache.keys[0].shape == cache.values[1].shape == (3, 2, 9, 8)
+    # one buffer of max_len positions, allocated at the first call and never replaced
+    assert preallocated._keys[0].shape == (3, 2, 11, 8)
+    assert torch.equal(grown.keys[1], preallocated.keys[1])
+
+
+def test_cache_select_rows_copies_the_chosen_rows():
+    from chapter3.gpt import KVCache
+
+    torch.manual_seed(0)
+    model = GPTDecoder(small_config()).eval()
+    x = torch.randint(0, 16, (2, 4))
+    cache = KVCache(num_layers=2, max_len=11)
+    model.forward_cached(x, cache)
+    rows = torch.tensor([1, 0, 1])
+    selected = cache.select_rows(rows)
+    assert selected.length == 4 and selected.keys[0].shape == (3, 2, 4, 8)
+    for layer in range(2):
+        assert torch.equal(selected.keys[layer], cache.keys[layer][rows])
+        assert torch.equal(selected.values[layer], cache.values[layer][rows])
+    # the copy has room for more positions, and extending it leaves the original alone
+    model.forward_cached(torch.randint(0, 16, (3, 1)), selected)
+    assert selected.length == 5 and cache.length == 4
+
+
+def test_forward_cached_last_only_gives_the_last_position_of_the_full_pass():
+    from chapter3.gpt import KVCache
+
+    torch.manual_seed(1)
+    model = GPTDecoder(small_config()).eval()
+    x = torch.randint(0, 16, (4, 8))
+    padding = torch.ones(4, 8, dtype=torch.bool)
+    padding[1, 2] = False  # one hidden key, to check the mask's last row is the one used
+    full = model(x, padding)
+    cache = KVCache(num_layers=2, max_len=11)
+    first = model.forward_cached(x[:, :6], cache, padding[:, :6], last_only=True)
+    last = model.forward_cached(x[:, 6:], cache, padding, last_only=True)
+    assert first.shape == last.shape == (4, 1, 18)
+    assert torch.allclose(first[:, 0], full[:, 5], atol=1e-5)
+    assert torch.allclose(last[:, 0], full[:, 7], atol=1e-5)
+    assert cache.length == 8  # every position's keys and values were cached
