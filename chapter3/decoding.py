@@ -1,7 +1,8 @@
 """Inference for the adder: greedy decoding, exact-match accuracy, ``what_is``, a benchmark.
 
 Two decoders give the same answers. :func:`greedy_decode` completes a whole batch of questions
-at once (four forward passes for the whole test split); :func:`complete_one` is seed 003's
+at once (four forward passes for the whole test split, after computing the prompt prefixes that
+questions share once each: :func:`prefill_shared_prefixes`); :func:`complete_one` is seed 003's
 ``compute_sum``, one question at a time, kept as the slow reference.
 """
 
@@ -50,16 +51,16 @@ def greedy_decode(
 
     All rows are decoded together; a row that has produced ``<EOS>`` gets ``<pad>`` from then
     on, and the loop stops early once every row has finished. Returns (B, T + k), k ≤
-    ``max_new_tokens``. With ``use_cache`` (and a model that offers ``forward_cached``) each
-    step after the first runs the model on the new token only (see
-    :class:`chapter3.gpt.KVCache`); without it, each step reruns the whole sequence.
+    ``max_new_tokens``. With ``use_cache`` (and a model that offers ``forward_cached``) the
+    prompt positions that rows share are computed once (:func:`prefill_shared_prefixes`), the
+    rest of each prompt once per row, and each later step runs the model on the new token only
+    (see :class:`chapter3.gpt.KVCache`); without it, each step reruns the whole sequence.
     """
     if prompts.dim() != 2:
         raise ValueError(f"prompts must be a (B, T) batch of ids, got shape {tuple(prompts.shape)}")
     x = prompts.long().to(_device(model))
     finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
-    cache = None
-    new = x
+    cache, new = None, x
     # inference_mode: like no_grad, and tensors skip autograd's version counting as well
     with _eval_mode(model), torch.inference_mode():
         if use_cache:  # prefixes that rows share are computed once, then the rest per row
@@ -79,7 +80,7 @@ def greedy_decode(
             finished |= next_token == EOS
             if bool(finished.all()):
                 break
-    return x
+    return x.clone()  # an ordinary tensor again: callers may modify it in place
 
 
 def prefill_shared_prefixes(

@@ -296,3 +296,9 @@ def test_validate_is_deterministic_and_restores_mode(tiny_model):
     b = validate(tiny_model, loaders.val_loader)
     assert a == b and tiny_model.training
     tiny_model.eval()
+
+
+def test_greedy_decode_returns_an_ordinary_tensor(tiny_model):
+    out = greedy_decode(tiny_model, encode_equation("15+57=072")[None, :7])
+    assert not out.is_inference()
+    out[0, -1] = PAD  # an inference tensor would refuse this outside inference mode
