@@ -64,7 +64,9 @@ def greedy_decode(
     # inference_mode: like no_grad, and tensors skip autograd's version counting as well
     with _eval_mode(model), torch.inference_mode():
         if use_cache:  # prefixes that rows share are computed once, then the rest per row
-            cache, shared = prefill_shared_prefixes(model, x, x.size(1) + max_new_tokens)
+            # room for every position the model will see (the last new token is never fed in)
+            max_len = x.size(1) + max_new_tokens - 1
+            cache, shared = prefill_shared_prefixes(model, x, max_len)
             new = x[:, shared:]  # (B, T - shared)
         for _ in range(max_new_tokens):
             # Same masks as the one-at-a-time loop: padding (should the model ever emit <pad>)
