@@ -1,3 +1,4 @@
+import dataclasses
 import pickle
 from dataclasses import replace
 
@@ -35,7 +36,6 @@ from chapter3.training import (
     FAST_RECIPE,
     SEED_RECIPE,
     NoamSchedule,
-    Recipe,
     adder_loss,
     build_data,
     make_schedule,
@@ -43,17 +43,14 @@ from chapter3.training import (
     validate,
 )
 
-TINY = Recipe(
+# The fast recipe, shrunk: a smaller model on smaller disjoint splits, for two epochs.
+TINY = dataclasses.replace(
+    FAST_RECIPE,
     name="tiny",
     model=GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0),
-    data="disjoint",
     disjoint_sizes=(512, 128, 128),
-    batch_size=64,
     epochs=2,
     lr=3e-3,
-    schedule="warmup_linear",
-    warmup_epochs=0.5,
-    threads=1,
 )
 
 
