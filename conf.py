@@ -83,7 +83,7 @@ sphinx_gallery_conf = {
     ],
     "within_subsection_order": "FileNameSortKey",
     # Backreferences: which gallery scripts use which chapter3 object. Chapter pages show
-    # them with an eval-rst block: ``.. minigallery:: chapter3.masks.future_mask`` (or several
+    # them with an eval-rst block: ``.. minigallery:: chapter3.masks.causal_attend_mask`` (or several
     # names). inspect_global_variables also catches objects reached through an instance.
     "doc_module": ("chapter3",),
     "backreferences_dir": "auto_gallery/backreferences",

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, random_split
 
 from chapter3._checks import check_positive_int
-from chapter3.masks import future_mask, padding_mask
+from chapter3.masks import causal_attend_mask, padding_attend_mask
 
 # --- the vocabulary (ids as in seed 003) -----------------------------------------------------
 PLUS = 10
@@ -339,9 +339,9 @@ def construct_batches(x: torch.Tensor) -> Batch:
     target[positions[None, :] <= equal_pos[:, None]] = PAD  # hide a, "+", b and "="
 
     batch_size, seq_len = inputs.shape
-    pad = padding_mask(inputs, PAD)  # (B, L-1)
+    pad = padding_attend_mask(inputs, PAD)  # (B, L-1)
     target_padding_mask = pad[:, None, None, :].expand(batch_size, 1, seq_len, seq_len)
-    future = future_mask(seq_len).expand(batch_size, 1, seq_len, seq_len)
+    future = causal_attend_mask(seq_len).expand(batch_size, 1, seq_len, seq_len)
     return Batch(inputs, target, target_padding_mask, future)
 
 
@@ -473,7 +473,7 @@ class _FileLock:
 
 
 def trained_adder(recipe="fast", cache_dir=None, progress: bool = False, retrain: bool = False):
-    """The adder trained with ``recipe`` (``"fast"`` or ``"seed"``): ``(model, history)``.
+    """The adder trained with ``recipe`` (``"fast"`` or ``"original"``): ``(model, history)``.
 
     The first call trains and stores the checkpoint and its :class:`chapter3.training.History`
     in ``cache_dir`` (default :func:`default_cache_dir`), under a name keyed on a hash of the
@@ -504,7 +504,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p_train = sub.add_parser("train", help="train a model and save a checkpoint")
-    p_train.add_argument("--recipe", choices=["seed", "fast"], default="fast",
+    p_train.add_argument("--recipe", choices=["original", "fast"], default="fast",
                          help="'seed': seed 003 as is (several minutes on 2 CPU cores); "
                               "'fast': the fast recipe (default)")
     p_train.add_argument("--epochs", type=int, default=None,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from chapter3.masks import future_mask
+from chapter3.masks import causal_attend_mask
 from chapter3.multihead import (
     MultiHeadAttention,
     MultiHeadAttentionWrapper,
@@ -85,7 +85,7 @@ def bench_attention(device: torch.device, d_model: int = 768, num_heads: int = 1
     with torch.no_grad():
         for seq_len in seq_lens:
             x = torch.randn(batch_size, seq_len, d_model, device=device)
-            hide = ~future_mask(seq_len, device=device)  # nn.MultiheadAttention: True = hide
+            hide = ~causal_attend_mask(seq_len, device=device)  # nn.MultiheadAttention: True = hide
             error = (fused(x) - mha(x)).abs().max().item()
             calls = {
                 "wrapper": lambda x=x: wrapper(x),

@@ -25,7 +25,7 @@ from chapter3.adder import (
     split_strings,
 )
 from chapter3.gpt import KVCache
-from chapter3.masks import future_mask, padding_mask
+from chapter3.masks import causal_attend_mask, padding_attend_mask
 
 
 @contextmanager
@@ -72,9 +72,9 @@ def greedy_decode(
             # Same masks as the one-at-a-time loop: padding (should the model ever emit <pad>)
             # and the causal mask, which the model builds when none is given.
             if cache is None:
-                logits = model(x, padding_mask(x, PAD))  # (B, t, V)
+                logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
             else:  # the new tokens only, and logits for the last position only
-                logits = model.forward_cached(new, cache, padding_mask(x, PAD), last_only=True)
+                logits = model.forward_cached(new, cache, padding_attend_mask(x, PAD), last_only=True)
             next_token = logits[:, -1, :].argmax(dim=-1)  # (B,)
             next_token = next_token.masked_fill(finished, PAD)
             new = next_token[:, None]  # (B, 1)
@@ -137,7 +137,7 @@ def prefill_shared_prefixes(
     representative = representative.scatter(0, shared_id, rows)  # (U,)
     prefixes = prompts[representative, :shared]  # (U, p)
     prefix_cache = KVCache(num_layers, max_len)  # (U, H, max_len, d_k) buffers
-    model.forward_cached(prefixes, prefix_cache, padding_mask(prefixes, PAD), last_only=True)
+    model.forward_cached(prefixes, prefix_cache, padding_attend_mask(prefixes, PAD), last_only=True)
     return prefix_cache.select_rows(shared_id), shared  # row b gets its prefix's keys and values
 
 
@@ -147,8 +147,8 @@ def complete_one(model: nn.Module, prompt: torch.Tensor, max_new_tokens: int = 4
     with _eval_mode(model):
         for _ in range(max_new_tokens):
             seq_len = x.size(1)
-            pad = padding_mask(x, PAD)[:, None, None, :]  # (1, 1, 1, t)
-            logits = model(x, pad.expand(1, 1, seq_len, seq_len), future_mask(seq_len))
+            pad = padding_attend_mask(x, PAD)[:, None, None, :]  # (1, 1, 1, t)
+            logits = model(x, pad.expand(1, 1, seq_len, seq_len), causal_attend_mask(seq_len))
             last = logits.argmax(-1)[:, -1].view(1, 1)  # (1, 1)
             x = torch.cat([x, last], dim=1)
             if last.item() == EOS:

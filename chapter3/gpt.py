@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from chapter3._checks import check_dropout, check_positive_int
-from chapter3.masks import future_mask as make_future_mask
+from chapter3.masks import causal_attend_mask
 
 
 @dataclass
@@ -436,7 +436,7 @@ class GPTDecoder(nn.Module):
         )
         seq_len = input_tokens.size(1)
         if future_mask is None:
-            future_mask = make_future_mask(seq_len, device=input_tokens.device)  # (L, L)
+            future_mask = causal_attend_mask(seq_len, device=input_tokens.device)  # (L, L)
         target_mask = future_mask if target_padding_mask is None else (
             target_padding_mask & future_mask  # (B, 1, L, L)
         )
@@ -491,7 +491,7 @@ class GPTDecoder(nn.Module):
                 f"max_seq_len={self.config.max_seq_len}"
             )
         # query i sits at position past + i and may attend to keys 0 .. past + i
-        mask = make_future_mask(total, device=new_tokens.device)[past:]  # (T, past + T)
+        mask = causal_attend_mask(total, device=new_tokens.device)[past:]  # (T, past + T)
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (new_tokens.size(0), total):
                 raise ValueError(

@@ -6,7 +6,7 @@ bug (an inverted mask lets every token see only the future):
 - this module, seed 003's decoder, and the boolean ``attn_mask`` of
   :func:`torch.nn.functional.scaled_dot_product_attention`: ``True`` = **attend**;
 - :meth:`torch.Tensor.masked_fill` (and the boolean masks of :class:`torch.nn.MultiheadAttention`):
-  ``True`` = **hide**. Convert with :func:`to_masked_fill` (that is ``~mask``; seed 003 writes
+  ``True`` = **hide**. Convert with :func:`to_hide_mask` (that is ``~mask``; seed 003 writes
   ``mask == 0``, which does the same for 0/1 masks).
 
 Shapes: a padding mask is (B, L), a future mask is (L, L), and the mask that attention consumes
@@ -22,15 +22,15 @@ import torch
 from chapter3._checks import check_positive_int
 
 
-def future_mask(seq_len: int, device=None) -> torch.Tensor:
+def causal_attend_mask(seq_len: int, device=None) -> torch.Tensor:
     """The (L, L) look-ahead mask: row *i* may attend to columns ``0..i`` (``True`` = attend).
 
     Row *i* is query position *i*, column *j* is key position *j*; the lower triangle (with the
     diagonal) is ``True``. Its inverse, the strict upper triangle, is what
     :class:`chapter3.causal.CausalAttention` keeps as its ``mask`` buffer for ``masked_fill``.
 
-    >>> from chapter3.masks import future_mask
-    >>> future_mask(3)
+    >>> from chapter3.masks import causal_attend_mask
+    >>> causal_attend_mask(3)
     tensor([[ True, False, False],
             [ True,  True, False],
             [ True,  True,  True]])
@@ -39,16 +39,16 @@ def future_mask(seq_len: int, device=None) -> torch.Tensor:
     return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()  # (L, L)
 
 
-def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
+def padding_attend_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """The (B, L) padding mask of a batch of token ids: ``True`` where the token is not padding.
 
     One entry per *token*; it says nothing yet about which query sees which key. Broadcast it
-    along the key axis (:func:`key_padding`, or :func:`combine_masks` with a future mask) before
+    along the key axis (:func:`key_padding`, or :func:`combine_attend_masks` with a future mask) before
     applying it to attention scores.
 
     >>> import torch
-    >>> from chapter3.masks import padding_mask
-    >>> padding_mask(torch.tensor([[5, 7, 16], [8, 16, 16]]), pad_id=16)
+    >>> from chapter3.masks import padding_attend_mask
+    >>> padding_attend_mask(torch.tensor([[5, 7, 16], [8, 16, 16]]), pad_id=16)
     tensor([[ True,  True, False],
             [ True, False, False]])
     """
@@ -63,7 +63,7 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     return tokens != pad_id  # (B, L)
 
 
-def combine_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+def combine_attend_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
     """Combine a (B, L) padding mask and an (L, L) future mask into a (B, 1, L, L) mask.
 
     Entry ``[b, 0, i, j]`` says whether query *i* of sample *b* may attend to key *j*: key *j*
@@ -74,8 +74,8 @@ def combine_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
     are ignored by the loss anyway.
 
     >>> import torch
-    >>> from chapter3.masks import combine_masks, future_mask
-    >>> m = combine_masks(torch.tensor([[True, True, False]]), future_mask(3))
+    >>> from chapter3.masks import combine_attend_masks, causal_attend_mask
+    >>> m = combine_attend_masks(torch.tensor([[True, True, False]]), causal_attend_mask(3))
     >>> m.shape
     torch.Size([1, 1, 3, 3])
     >>> m[0, 0]
@@ -117,20 +117,20 @@ def key_padding(padding: torch.Tensor, num_heads_axis: bool = True) -> torch.Ten
     return padding[:, None, :]  # (B, 1, L)
 
 
-def to_masked_fill(mask: torch.Tensor) -> torch.Tensor:
+def to_hide_mask(mask: torch.Tensor) -> torch.Tensor:
     """Turn a ``True`` = attend mask into the ``True`` = hide mask that ``masked_fill`` wants.
 
     The same conversion feeds the boolean ``attn_mask``/``key_padding_mask`` of
     :class:`torch.nn.MultiheadAttention`. Code that keeps 0/1 masks writes ``mask == 0``.
 
     >>> import torch
-    >>> from chapter3.masks import future_mask, to_masked_fill
-    >>> to_masked_fill(future_mask(3))
+    >>> from chapter3.masks import causal_attend_mask, to_hide_mask
+    >>> to_hide_mask(causal_attend_mask(3))
     tensor([[False,  True,  True],
             [False, False,  True],
             [False, False, False]])
     >>> scores = torch.zeros(3, 3)
-    >>> scores.masked_fill(to_masked_fill(future_mask(3)), float("-inf"))
+    >>> scores.masked_fill(to_hide_mask(causal_attend_mask(3)), float("-inf"))
     tensor([[0., -inf, -inf],
             [0., 0., -inf],
             [0., 0., 0.]])

@@ -76,7 +76,7 @@ class MultiHeadAttention(nn.Module):
     ``d_out`` is split into ``num_heads`` heads of ``head_dim = d_out // num_heads``; each head
     attends with its own slice of the Q/K/V projections, and ``out_proj`` (d_out → d_out, with
     bias) mixes the concatenated heads. ``attn_mask`` (``True`` = may attend) must broadcast to
-    the scores (B, H, T, T), e.g. :func:`chapter3.masks.combine_masks` or ``pad[:, None, None, :]``.
+    the scores (B, H, T, T), e.g. :func:`chapter3.masks.combine_attend_masks` or ``pad[:, None, None, :]``.
 
     Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``,
     ``out_proj``), so ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
@@ -295,17 +295,17 @@ def to_torch_multihead(mha: MultiHeadAttention) -> nn.MultiheadAttention:
     """A :class:`torch.nn.MultiheadAttention` (``batch_first=True``) with ``mha``'s weights.
 
     PyTorch's module requires the query width to equal ``embed_dim``, so ``mha`` must have
-    ``d_in == d_out``. Call it as ``torch_mha(x, x, x, attn_mask=~future_mask(T),
+    ``d_in == d_out``. Call it as ``torch_mha(x, x, x, attn_mask=~causal_attend_mask(T),
     need_weights=False)[0]``: its boolean ``attn_mask`` uses the **opposite** convention
     (``True`` = hide), hence the ``~``. Without ``qkv_bias`` its input-projection bias is zero.
 
     >>> import torch
-    >>> from chapter3.masks import future_mask
+    >>> from chapter3.masks import causal_attend_mask
     >>> from chapter3.multihead import MultiHeadAttention, to_torch_multihead
     >>> mha = MultiHeadAttention(4, 4, context_length=5, dropout=0.0, num_heads=2).eval()
     >>> ref = to_torch_multihead(mha).eval()
     >>> x = torch.rand(2, 5, 4)
-    >>> out = ref(x, x, x, attn_mask=~future_mask(5), need_weights=False)[0]
+    >>> out = ref(x, x, x, attn_mask=~causal_attend_mask(5), need_weights=False)[0]
     >>> torch.allclose(mha(x), out, atol=1e-6)
     True
     """

@@ -31,14 +31,14 @@ from chapter3.seeding import seed_all
 
 @dataclass(frozen=True)
 class Recipe:
-    """Every choice of a training run; ``SEED_RECIPE`` and ``FAST_RECIPE`` are the named ones."""
+    """Every choice of a training run; ``ORIGINAL_RECIPE`` and ``FAST_RECIPE`` are the named ones."""
 
     name: str
     model: GPTConfig = field(default_factory=GPTConfig)
-    data: str = "seed"  # "seed": sampled with replacement, then split; "disjoint": see below
-    dataset_size: int = 10_000  # "seed" data: equations drawn (with replacement)
-    data_seed: int = 1337  # "seed" data: the generator of create_add_dataset
-    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)  # "seed" data: train/val/test
+    data: str = "original"  # "original": sampled with replacement, then split; "disjoint": see below
+    dataset_size: int = 10_000  # "original" data: equations drawn (with replacement)
+    data_seed: int = 1337  # "original" data: the generator of create_add_dataset
+    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)  # "original" data: train/val/test
     disjoint_sizes: tuple[int, int, int] = (8000, 1000, 1000)  # "disjoint" data: distinct strings
     split_seed: int = 1992
     batch_size: int = 256
@@ -53,7 +53,7 @@ class Recipe:
     threads: int | None = None  # torch.set_num_threads during training (None: leave as is)
 
 
-SEED_RECIPE = Recipe(name="seed")
+ORIGINAL_RECIPE = Recipe(name="original")
 """Seed 003 as it is: 270,226 parameters, Adam(lr=0.2) × Noam (warm-up 3 epochs), 30 epochs."""
 
 FAST_RECIPE = Recipe(
@@ -70,11 +70,11 @@ FAST_RECIPE = Recipe(
 )
 """A smaller model without dropout, a short warm-up and a linear decay, on disjoint splits."""
 
-RECIPES = {"seed": SEED_RECIPE, "fast": FAST_RECIPE}
+RECIPES = {"original": ORIGINAL_RECIPE, "fast": FAST_RECIPE}
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
-    """A recipe by name (``"seed"`` or ``"fast"``), or the recipe itself."""
+    """A recipe by name (``"original"`` or ``"fast"``), or the recipe itself."""
     if isinstance(recipe, Recipe):
         return recipe
     if recipe not in RECIPES:
@@ -129,9 +129,9 @@ def make_schedule(
     ``recipe.lr * factor(s)`` (``optimizer``'s base lr should be ``recipe.lr``).
 
     >>> import torch
-    >>> from chapter3.training import SEED_RECIPE, make_schedule
-    >>> optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=SEED_RECIPE.lr)
-    >>> scheduler = make_schedule(optimizer, SEED_RECIPE, steps_per_epoch=28)
+    >>> from chapter3.training import ORIGINAL_RECIPE, make_schedule
+    >>> optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=ORIGINAL_RECIPE.lr)
+    >>> scheduler = make_schedule(optimizer, ORIGINAL_RECIPE, steps_per_epoch=28)
     >>> scheduler.lr_lambdas[0].warmup_steps
     84
     """
@@ -197,7 +197,7 @@ class History:
 
 def build_data(recipe: Recipe):
     """The recipe's loaders (an :class:`chapter3.adder.AdderLoaders`)."""
-    if recipe.data == "seed":
+    if recipe.data == "original":
         dataset, _ = create_add_dataset(2, recipe.dataset_size, seed=recipe.data_seed)
         return make_loaders(dataset, recipe.batch_size, recipe.fractions, recipe.split_seed)
     if recipe.data == "disjoint":
@@ -340,7 +340,7 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
 
 __all__ = [
     "Recipe",
-    "SEED_RECIPE",
+    "ORIGINAL_RECIPE",
     "FAST_RECIPE",
     "RECIPES",
     "get_recipe",

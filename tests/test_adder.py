@@ -34,7 +34,7 @@ from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
 from chapter3.training import (
     FAST_RECIPE,
-    SEED_RECIPE,
+    ORIGINAL_RECIPE,
     NoamSchedule,
     adder_loss,
     build_data,
@@ -105,7 +105,7 @@ def test_construct_batches_refuses_a_row_without_equal_sign():
 
 
 def test_seed_split_overlaps_and_disjoint_split_does_not():
-    loaders = build_data(SEED_RECIPE)
+    loaders = build_data(ORIGINAL_RECIPE)
     train_set = set(split_strings(loaders.train_set))
     test = split_strings(loaders.test_set)
     assert (len(loaders.train_set), len(loaders.val_set), len(test)) == (7000, 2000, 1000)
@@ -127,7 +127,7 @@ def test_make_schedule_builds_each_recipes_factor():
     def optimizer(lr):
         return torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=lr)
 
-    noam = make_schedule(optimizer(0.2), "seed", steps_per_epoch=28).lr_lambdas[0]
+    noam = make_schedule(optimizer(0.2), "original", steps_per_epoch=28).lr_lambdas[0]
     assert isinstance(noam, NoamSchedule)
     assert (noam.d_model, noam.warmup_steps) == (128, 84)
     opt = optimizer(FAST_RECIPE.lr)

@@ -11,7 +11,7 @@ from chapter3.gpt import (
     ScaledDotProductAttention,
     count_parameters,
 )
-from chapter3.masks import future_mask
+from chapter3.masks import causal_attend_mask
 
 
 def small_config(**kw):
@@ -88,7 +88,7 @@ def test_masks_in_all_accepted_shapes_agree():
     x[1, 3:] = 16
     pad = x != 16
     full = pad[:, None, None, :].expand(2, 1, 5, 5)
-    fut = future_mask(5)
+    fut = causal_attend_mask(5)
     a = model(x, pad, fut)
     b = model(x, full, fut.expand(2, 1, 5, 5))
     assert torch.allclose(a, b)
@@ -97,7 +97,7 @@ def test_masks_in_all_accepted_shapes_agree():
 def test_scaled_dot_product_matches_torch():
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
-    mask = future_mask(5)
+    mask = causal_attend_mask(5)
     ours, weights = ScaledDotProductAttention()(q, k, v, mask)
     ref = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     assert torch.allclose(ours, ref, atol=1e-6)
@@ -152,7 +152,7 @@ def test_bad_mask_shape_is_refused():
     model = GPTDecoder(small_config())
     x = torch.zeros(2, 4, dtype=torch.long)
     with pytest.raises(ValueError, match="future_mask has shape"):
-        model(x, future_mask=future_mask(5))
+        model(x, future_mask=causal_attend_mask(5))
     with pytest.raises(TypeError, match="torch.bool"):
         model(x, target_padding_mask=torch.ones(2, 4))
 

@@ -4,25 +4,25 @@ import pytest
 import torch
 
 from chapter3.masks import (
+    causal_attend_mask,
     check_attn_mask,
-    combine_masks,
-    future_mask,
+    combine_attend_masks,
     key_padding,
     masked_softmax,
-    padding_mask,
-    to_masked_fill,
+    padding_attend_mask,
+    to_hide_mask,
 )
 
 
 def test_future_mask_is_lower_triangular():
-    m = future_mask(5)
+    m = causal_attend_mask(5)
     assert m.dtype == torch.bool and m.shape == (5, 5)
     assert torch.equal(m, torch.tril(torch.ones(5, 5)).bool())
 
 
 def test_combined_mask_hides_padded_keys_and_the_future():
     tokens = torch.tensor([[5, 7, 9, 16, 16], [8, 6, 16, 16, 16]])
-    m = combine_masks(padding_mask(tokens, 16), future_mask(5))
+    m = combine_attend_masks(padding_attend_mask(tokens, 16), causal_attend_mask(5))
     assert m.shape == (2, 1, 5, 5)
     assert not m[0, 0, :, 3:].any()  # padded keys are never attended
     assert m[0, 0, 4, :3].all()  # a later query still sees every real earlier key
@@ -31,12 +31,12 @@ def test_combined_mask_hides_padded_keys_and_the_future():
 @pytest.mark.parametrize("bad", [0, -1])
 def test_future_mask_rejects_non_positive_length(bad):
     with pytest.raises(ValueError, match="seq_len must be a positive integer"):
-        future_mask(bad)
+        causal_attend_mask(bad)
 
 
 def test_combine_masks_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match=r"\(L, L\) = \(3, 3\)"):
-        combine_masks(torch.ones(2, 3, dtype=torch.bool), future_mask(4))
+        combine_attend_masks(torch.ones(2, 3, dtype=torch.bool), causal_attend_mask(4))
 
 
 # --- the decoder walk-through of the masks page -------------------------------------------------
@@ -47,14 +47,14 @@ TARGET_BATCH = torch.tensor(
 
 
 def test_target_batch_padding_mask():
-    pad = padding_mask(TARGET_BATCH, pad_id=16)
+    pad = padding_attend_mask(TARGET_BATCH, pad_id=16)
     assert pad.shape == (4, 5)
     assert pad.sum(dim=1).tolist() == [3, 2, 4, 3]
     assert pad[0].tolist() == [True, True, True, False, False]
 
 
 def test_first_sample_rows_hide_padded_keys_not_padded_queries():
-    attend = combine_masks(padding_mask(TARGET_BATCH, 16), future_mask(5))[:, 0]  # (B, L, L)
+    attend = combine_attend_masks(padding_attend_mask(TARGET_BATCH, 16), causal_attend_mask(5))[:, 0]  # (B, L, L)
     assert attend[0, 0].tolist() == [True, False, False, False, False]  # first token
     # The fourth token is padding, yet its row is not all False: the padding mask runs along
     # the key axis, so the padded query still sees the three real tokens before it.
@@ -65,18 +65,18 @@ def test_first_sample_rows_hide_padded_keys_not_padded_queries():
 
 def test_seed_style_expand_gives_the_same_mask():
     b, seq_len = TARGET_BATCH.shape
-    pad = padding_mask(TARGET_BATCH, 16)
-    future = future_mask(5).view(1, seq_len, seq_len).expand(b, -1, -1)  # (B, L, L)
+    pad = padding_attend_mask(TARGET_BATCH, 16)
+    future = causal_attend_mask(5).view(1, seq_len, seq_len).expand(b, -1, -1)  # (B, L, L)
     pad3 = pad.view(b, 1, seq_len).expand(b, seq_len, seq_len)  # (B, L, L)
-    assert torch.equal((pad3 & future).unsqueeze(1), combine_masks(pad, future_mask(5)))
+    assert torch.equal((pad3 & future).unsqueeze(1), combine_attend_masks(pad, causal_attend_mask(5)))
 
 
 def test_to_masked_fill_inverts_and_refuses_non_bool():
-    m = future_mask(4)
-    assert torch.equal(to_masked_fill(m), ~m)
-    assert torch.equal(to_masked_fill(m), m.int() == 0)  # what `mask == 0` does to a 0/1 mask
+    m = causal_attend_mask(4)
+    assert torch.equal(to_hide_mask(m), ~m)
+    assert torch.equal(to_hide_mask(m), m.int() == 0)  # what `mask == 0` does to a 0/1 mask
     with pytest.raises(TypeError, match="boolean"):
-        to_masked_fill(m.int())
+        to_hide_mask(m.int())
 
 
 def test_key_padding_shapes_and_checks():

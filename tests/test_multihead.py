@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from chapter3.causal import CausalAttention
-from chapter3.masks import combine_masks, future_mask, padding_mask
+from chapter3.masks import causal_attend_mask, combine_attend_masks, padding_attend_mask
 from chapter3.multihead import (
     FusedMultiHeadAttention,
     MultiHeadAttention,
@@ -110,7 +110,7 @@ def test_multihead_equals_fused_equals_torch(qkv_bias):
     x = torch.randn(3, 10, 8)
     out = mha(x)
     torch.testing.assert_close(fused(x), out, atol=1e-5, rtol=0)
-    ref_out = ref(x, x, x, attn_mask=~future_mask(10), need_weights=False)[0]
+    ref_out = ref(x, x, x, attn_mask=~causal_attend_mask(10), need_weights=False)[0]
     torch.testing.assert_close(ref_out, out, atol=1e-5, rtol=0)
     # Shorter inputs use the top-left corner of the causal mask.
     torch.testing.assert_close(fused(x[:, :4]), mha(x[:, :4]), atol=1e-5, rtol=0)
@@ -121,7 +121,7 @@ def test_copy_into_existing_fused_module_and_padding_mask_agree():
     mha = MultiHeadAttention(6, 6, context_length=5, dropout=0.0, num_heads=3, qkv_bias=True)
     fused = copy_to_fused(mha, FusedMultiHeadAttention(6, 6, 5, 0.0, 3, qkv_bias=True))
     tokens = torch.tensor([[5, 7, 9, 16, 16], [8, 6, 16, 16, 16], [3, 12, 4, 11, 16]])
-    attend = combine_masks(padding_mask(tokens, 16), future_mask(5))
+    attend = combine_attend_masks(padding_attend_mask(tokens, 16), causal_attend_mask(5))
     x = torch.randn(3, 5, 6)
     torch.testing.assert_close(fused(x, attend), mha(x, attend), atol=1e-5, rtol=0)
 
@@ -165,8 +165,8 @@ def test_padded_positions_never_change_real_outputs(cls):
     torch.manual_seed(4)
     module = build(cls, context_length=5).eval()
     tokens = torch.tensor([[5, 7, 9, 16, 16], [8, 6, 16, 16, 16], [3, 12, 4, 11, 16]])
-    pad = padding_mask(tokens, 16)
-    attend = mask_for(cls, combine_masks(pad, future_mask(5)))
+    pad = padding_attend_mask(tokens, 16)
+    attend = mask_for(cls, combine_attend_masks(pad, causal_attend_mask(5)))
     x = torch.randn(3, 5, 4)
     y = x.clone()
     y[~pad] = torch.randn(int((~pad).sum()), 4) * 100

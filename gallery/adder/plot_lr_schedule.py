@@ -25,7 +25,7 @@ it, next to the shorter warm-up and linear decay of the book's fast recipe.
 import matplotlib.pyplot as plt
 import torch
 
-from chapter3.training import FAST_RECIPE, SEED_RECIPE, build_data, make_schedule
+from chapter3.training import FAST_RECIPE, ORIGINAL_RECIPE, build_data, make_schedule
 
 torch.set_num_threads(1)
 
@@ -52,12 +52,12 @@ def lr_per_step(recipe):
 # %%
 # The seed recipe: steps per epoch come from its own data loader (7,000 training equations in
 # batches of 256), and the warm-up lasts ``warmup_epochs`` epochs.
-assert SEED_RECIPE.schedule == "noam", "this script draws the seed recipe's Noam schedule"
-seed_lrs, seed_steps, seed_warmup = lr_per_step(SEED_RECIPE)
-peak_step = max(range(len(seed_lrs)), key=seed_lrs.__getitem__)
-print(f"seed recipe: {seed_steps} steps per epoch, warm-up {seed_warmup} steps")
-print(f"peak learning rate {seed_lrs[peak_step]:.5f} at step {peak_step}")
-print(f"last learning rate {seed_lrs[-1]:.5f} at step {len(seed_lrs) - 1}")
+assert ORIGINAL_RECIPE.schedule == "noam", "this script draws the seed recipe's Noam schedule"
+original_lrs, original_steps, original_warmup = lr_per_step(ORIGINAL_RECIPE)
+peak_step = max(range(len(original_lrs)), key=original_lrs.__getitem__)
+print(f"seed recipe: {original_steps} steps per epoch, warm-up {original_warmup} steps")
+print(f"peak learning rate {original_lrs[peak_step]:.5f} at step {peak_step}")
+print(f"last learning rate {original_lrs[-1]:.5f} at step {len(original_lrs) - 1}")
 
 # %%
 # The fast recipe (the model this book trains at build time) warms up for half an epoch and
@@ -75,18 +75,18 @@ print(f"peak learning rate {max(fast_lrs):.5f}")
 # The dashed curve on the left is the decay term alone, :math:`0.2\,(d_\text{model}\,s)^{-1/2}`
 # continued back into the warm-up: after the peak, the schedule *is* that curve.
 fig, (ax_seed, ax_fast) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-steps = range(len(seed_lrs))
-ax_seed.plot(steps, seed_lrs, label="Noam schedule (as used)")
-decay = [SEED_RECIPE.lr * (SEED_RECIPE.model.d_model * (s + 1)) ** -0.5 for s in steps]
+steps = range(len(original_lrs))
+ax_seed.plot(steps, original_lrs, label="Noam schedule (as used)")
+decay = [ORIGINAL_RECIPE.lr * (ORIGINAL_RECIPE.model.d_model * (s + 1)) ** -0.5 for s in steps]
 ax_seed.plot(steps, decay, "--", color="0.5", label="0.2 · (d_model · (s+1))^-1/2")
 ax_seed.axvline(
-    seed_warmup - 1, color="C3", linewidth=1, label=f"end of warm-up (step {seed_warmup - 1})"
+    original_warmup - 1, color="C3", linewidth=1, label=f"end of warm-up (step {original_warmup - 1})"
 )
-ax_seed.set_ylim(0, seed_lrs[peak_step] * 1.6)
+ax_seed.set_ylim(0, original_lrs[peak_step] * 1.6)
 ax_seed.set_xlabel("optimiser step")
 ax_seed.set_ylabel("learning rate")
 ax_seed.set_title(
-    f"seed recipe: Noam, d_model={SEED_RECIPE.model.d_model}, warm-up {seed_warmup} steps",
+    f"seed recipe: Noam, d_model={ORIGINAL_RECIPE.model.d_model}, warm-up {original_warmup} steps",
     fontsize=10,
 )
 ax_seed.legend(fontsize=8)

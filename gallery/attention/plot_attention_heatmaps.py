@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from chapter3.inputs import INPUT_WORDS, example_inputs
-from chapter3.masks import future_mask, masked_softmax
+from chapter3.masks import causal_attend_mask, masked_softmax
 from chapter3.self_attention import SelfAttention_v2
 from chapter3.simple_attention import all_attn_scores
 
@@ -53,9 +53,9 @@ print(attn_weights_3_4)
 # 3.5: causal weights
 # -------------------
 # The same scores with every future key hidden before the softmax
-# (:func:`chapter3.masks.masked_softmax` with :func:`chapter3.masks.future_mask`): row *i*
+# (:func:`chapter3.masks.masked_softmax` with :func:`chapter3.masks.causal_attend_mask`): row *i*
 # spreads its weight over tokens ``0..i`` only, and the first token can only look at itself.
-attn_weights_3_5 = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, future_mask(6))
+attn_weights_3_5 = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, causal_attend_mask(6))
 print(attn_weights_3_5)
 
 
@@ -86,7 +86,7 @@ heatmap(
     axes[2],
     attn_weights_3_5,
     "3.5 causal: future keys hidden\n(– = masked, weight 0)",
-    hidden=~future_mask(6),
+    hidden=~causal_attend_mask(6),
 )
 axes[0].set_ylabel("query (row sums to 1)")
 fig.suptitle(

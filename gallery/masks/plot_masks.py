@@ -19,7 +19,12 @@ import torch
 
 from chapter3.causal import CausalAttention
 from chapter3.inputs import INPUT_WORDS, example_inputs
-from chapter3.masks import combine_masks, future_mask, masked_softmax, padding_mask
+from chapter3.masks import (
+    causal_attend_mask,
+    combine_attend_masks,
+    masked_softmax,
+    padding_attend_mask,
+)
 
 torch.set_num_threads(1)
 torch.set_printoptions(precision=4, sci_mode=False)
@@ -33,16 +38,16 @@ tokens = torch.tensor(
         [2, 1, 4, PAD, PAD],
     ]
 )  # (B=4, L=5)
-pad = padding_mask(tokens, pad_id=PAD)  # (4, 5)
-future = future_mask(tokens.shape[1])  # (5, 5)
-mask = combine_masks(pad, future)  # (4, 1, 5, 5)
+pad = padding_attend_mask(tokens, pad_id=PAD)  # (4, 5)
+future = causal_attend_mask(tokens.shape[1])  # (5, 5)
+mask = combine_attend_masks(pad, future)  # (4, 1, 5, 5)
 print(pad)
 print(mask.shape)
 
 # %%
 # The future mask, the padding mask, and their combination
 # --------------------------------------------------------
-# :func:`~chapter3.masks.combine_masks` broadcasts the padding mask along the *key* axis
+# :func:`~chapter3.masks.combine_attend_masks` broadcasts the padding mask along the *key* axis
 # (``pad[:, None, None, :]``) and ANDs it with the future mask: query *i* of sample *b* may
 # attend to key *j* when *j* ≤ *i* **and** token *j* is real. The padding mask hides
 # *columns*; rows of padded queries keep the keys before them, so no row is ever empty (their
@@ -63,14 +68,14 @@ top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1])
 ax_future, ax_pad = top.subplots(1, 2, width_ratios=[5, 5])
 
 ax_future.imshow(future, cmap=cmap, vmin=0, vmax=1)
-ax_future.set_title("future_mask(5): query i sees keys 0..i", fontsize=10)
+ax_future.set_title("causal_attend_mask(5): query i sees keys 0..i", fontsize=10)
 ax_future.set_xlabel("key position j")
 ax_future.set_ylabel("query position i")
 ax_future.set_xticks(range(5))
 ax_future.set_yticks(range(5))
 
 ax_pad.imshow(pad, cmap=cmap, vmin=0, vmax=1)
-ax_pad.set_title(f"padding_mask(tokens, pad_id={PAD}): one row per sample", fontsize=10)
+ax_pad.set_title(f"padding_attend_mask(tokens, pad_id={PAD}): one row per sample", fontsize=10)
 ax_pad.set_xlabel("position")
 ax_pad.set_yticks(range(4), [f"sample {b}" for b in range(4)])
 ax_pad.set_xticks(range(5))
@@ -90,7 +95,7 @@ for b, ax in enumerate(sample_axes):
 sample_axes[0].set_ylabel("query token")
 fig.suptitle(
     "Masks of a padded batch (dark = may attend): future mask, padding mask, "
-    "and combine_masks for each sample"
+    "and combine_attend_masks for each sample"
 )
 plt.show()
 
