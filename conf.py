@@ -14,7 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-sys.path.insert(0, str(ROOT))  # autodoc and the doctest builder import chapter3 from the checkout
+sys.path.insert(
+    0, str(ROOT)
+)  # autodoc and the doctest builder import chapter3 from the checkout
 
 from freshness import watched_hash  # noqa: E402
 
@@ -48,7 +50,9 @@ exclude_patterns = [
 
 # Developers may build a few pages only: BOOK_ONLY="masks,ch3_6_multi_head" (docnames).
 # Such a partial build warns about toctree entries it left out; never use it with -W.
-_only = [name.strip() for name in os.environ.get("BOOK_ONLY", "").split(",") if name.strip()]
+_only = [
+    name.strip() for name in os.environ.get("BOOK_ONLY", "").split(",") if name.strip()
+]
 if _only:
     include_patterns = ["index.md"] + [f"{name}.md" for name in _only]
     if not any(name.startswith("auto_gallery") for name in _only):
@@ -83,8 +87,8 @@ sphinx_gallery_conf = {
     ],
     "within_subsection_order": "FileNameSortKey",
     # Backreferences: which gallery scripts use which chapter3 object. Chapter pages show
-    # them with an eval-rst block: ``.. minigallery:: chapter3.masks.causal_attend_mask`` (or several
-    # names). inspect_global_variables also catches objects reached through an instance.
+    # them with an eval-rst block: ``.. minigallery:: chapter3.masks.masked_softmax``
+    # (or several names). inspect_global_variables also catches objects reached through an instance.
     "doc_module": ("chapter3",),
     "backreferences_dir": "auto_gallery/backreferences",
     "inspect_global_variables": True,
@@ -104,7 +108,9 @@ exclude_patterns.append("auto_gallery/**.ipynb")
 
 # A partial build that names a gallery page (BOOK_ONLY=auto_gallery/index,sg_execution_times)
 # needs the gallery's generated reST pages too; the pattern above only adds Markdown pages.
-if _only and any(n.startswith("auto_gallery") or n == "sg_execution_times" for n in _only):
+if _only and any(
+    n.startswith("auto_gallery") or n == "sg_execution_times" for n in _only
+):
     include_patterns += ["auto_gallery/**.rst", "sg_execution_times.rst"]
 
 # --- doctest ---------------------------------------------------------------------------------
@@ -127,7 +133,11 @@ _mathjax_pkg = importlib.util.find_spec("sphinx-mathjax-offline")
 if _mathjax_pkg is not None and _mathjax_pkg.submodule_search_locations:
     # The package ships MathJax 3 under static/mathjax; copying its static folder gives
     # _static/mathjax/ in the book.
-    html_static_path.append(str(Path(list(_mathjax_pkg.submodule_search_locations)[0]) / "static"))
+    html_static_path.append(
+        str(Path(list(_mathjax_pkg.submodule_search_locations)[0]) / "static")
+    )
     mathjax_path = "mathjax/tex-chtml.js"
 else:  # pragma: no cover - the docs extra always installs it
-    raise RuntimeError("sphinx-mathjax-offline is missing: run `make html`, which installs it")
+    raise RuntimeError(
+        "sphinx-mathjax-offline is missing: run `make html`, which installs it"
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 
 
-def check_tensor(x, name: str = "x", ndim: int | tuple[int, ...] | None = None,
-                 shape_hint: str = "") -> torch.Tensor:
+def check_tensor(
+    x, name: str = "x", ndim: int | tuple[int, ...] | None = None, shape_hint: str = ""
+) -> torch.Tensor:
     """Raise unless ``x`` is a floating-point tensor with one of the allowed ranks.
 
     >>> import torch
@@ -28,11 +29,15 @@ def check_tensor(x, name: str = "x", ndim: int | tuple[int, ...] | None = None,
         if x.dim() not in allowed:
             ranks = " or ".join(f"{n}-D" for n in allowed)
             hint = f" {shape_hint}" if shape_hint else ""
-            raise ValueError(f"{name} must be a {ranks} tensor{hint}, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name} must be a {ranks} tensor{hint}, got shape {tuple(x.shape)}"
+            )
     return x
 
 
-def check_last_dim(x: torch.Tensor, expected: int, name: str = "x", what: str = "d_in") -> None:
+def check_last_dim(
+    x: torch.Tensor, expected: int, name: str = "x", what: str = "d_in"
+) -> None:
     """Raise unless the last dimension of ``x`` is ``expected``.
 
     >>> import torch

@@ -93,7 +93,9 @@ def encode(text: str) -> list[int]:
     """
     unknown = sorted({ch for ch in text if ch not in TOKEN_TO_INDEX})
     if unknown:
-        raise ValueError(f"characters {unknown} are not in the vocabulary (digits and + * - =)")
+        raise ValueError(
+            f"characters {unknown} are not in the vocabulary (digits and + * - =)"
+        )
     return [TOKEN_TO_INDEX[ch] for ch in text]
 
 
@@ -132,8 +134,12 @@ def parse_question(question: str, num_digits: int = 2) -> str:
     ValueError: expected a question of the form 'a+b=' with a and b of 1 to 2 digits ...
     """
     if not isinstance(question, str):
-        raise TypeError(f"question must be a str like '15+57=', got {type(question).__name__}")
-    match = re.fullmatch(rf"(\d{{1,{num_digits}}})\+(\d{{1,{num_digits}}})=", question.strip())
+        raise TypeError(
+            f"question must be a str like '15+57=', got {type(question).__name__}"
+        )
+    match = re.fullmatch(
+        rf"(\d{{1,{num_digits}}})\+(\d{{1,{num_digits}}})=", question.strip()
+    )
     if match is None:
         raise ValueError(
             f"expected a question of the form 'a+b=' with a and b of 1 to {num_digits} digits "
@@ -177,7 +183,9 @@ def all_equations(num_digits: int = 2) -> list[str]:
     (10000, '00+00=000', '99+99=198')
     """
     high = 10**num_digits
-    return [equation_to_string(a, b, num_digits) for a in range(high) for b in range(high)]
+    return [
+        equation_to_string(a, b, num_digits) for a in range(high) for b in range(high)
+    ]
 
 
 class EquationDataset(Dataset):
@@ -210,7 +218,9 @@ class PadCollate:
         self.pad_id = pad_id
 
     def __call__(self, batch: list[torch.Tensor]) -> torch.Tensor:
-        return torch.nn.utils.rnn.pad_sequence(batch, batch_first=True, padding_value=self.pad_id)
+        return torch.nn.utils.rnn.pad_sequence(
+            batch, batch_first=True, padding_value=self.pad_id
+        )
 
 
 @dataclass
@@ -232,7 +242,11 @@ def split_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int
     >>> split_sizes(10_000, (0.7, 0.2, 0.1))
     (7000, 2000, 1000)
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+    if (
+        len(fractions) != 3
+        or any(f < 0 for f in fractions)
+        or abs(sum(fractions) - 1) > 1e-6
+    ):
         raise ValueError(
             f"fractions must be three non-negative numbers summing to 1, got {fractions}"
         )
@@ -267,7 +281,9 @@ def make_loaders(
 
 
 def disjoint_split(
-    num_digits: int = 2, sizes: tuple[int, int, int] = (8000, 1000, 1000), seed: int = 1992
+    num_digits: int = 2,
+    sizes: tuple[int, int, int] = (8000, 1000, 1000),
+    seed: int = 1992,
 ) -> tuple[list[str], list[str], list[str]]:
     """Shuffle every possible equation once and cut it into train/val/test: no string is in
     two splits (unlike seed 003, which samples with replacement and then splits).
@@ -279,8 +295,12 @@ def disjoint_split(
     """
     equations = all_equations(num_digits)
     if sum(sizes) > len(equations):
-        raise ValueError(f"sizes {sizes} ask for more than the {len(equations)} possible equations")
-    order = torch.randperm(len(equations), generator=torch.Generator().manual_seed(seed)).tolist()
+        raise ValueError(
+            f"sizes {sizes} ask for more than the {len(equations)} possible equations"
+        )
+    order = torch.randperm(
+        len(equations), generator=torch.Generator().manual_seed(seed)
+    ).tolist()
     shuffled = [equations[i] for i in order]
     n_train, n_val, n_test = sizes
     return (
@@ -305,7 +325,9 @@ class Batch(NamedTuple):
 
     input: torch.Tensor  # (B, 10): the equation without its last token (<EOS>)
     target: torch.Tensor  # (B, 10): shifted left by one, PAD up to and including "="
-    target_padding_mask: torch.Tensor  # (B, 1, 10, 10): True where the key is a real token
+    target_padding_mask: (
+        torch.Tensor
+    )  # (B, 1, 10, 10): True where the key is a real token
     future_mask: torch.Tensor  # (B, 1, 10, 10): True on and below the diagonal
 
 
@@ -327,7 +349,9 @@ def construct_batches(x: torch.Tensor) -> Batch:
     (torch.Size([1, 1, 10, 10]), torch.Size([1, 1, 10, 10]))
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.is_floating_point():
-        raise ValueError("x must be a (B, L) tensor of token ids (one equation per row)")
+        raise ValueError(
+            "x must be a (B, L) tensor of token ids (one equation per row)"
+        )
     x = x.long()
     is_equal = x == EQUAL  # (B, L)
     if not torch.equal(is_equal.sum(dim=1), torch.ones(x.size(0), dtype=torch.long)):
@@ -395,14 +419,20 @@ def load_checkpoint(path, expected_config=None):
         )
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an adder checkpoint (expected format {CHECKPOINT_FORMAT})")
+        raise ValueError(
+            f"{path} is not an adder checkpoint (expected format {CHECKPOINT_FORMAT})"
+        )
     if payload["vocab"] != TOKEN_TO_INDEX:
-        raise ValueError(f"{path} was saved with another vocabulary than chapter3.adder's")
+        raise ValueError(
+            f"{path} was saved with another vocabulary than chapter3.adder's"
+        )
     config = GPTConfig(**payload["config"])
     if expected_config is not None and config != expected_config:
         ours, theirs = expected_config.to_dict(), config.to_dict()
         diff = ", ".join(
-            f"{k}={theirs[k]} (expected {ours[k]})" for k in ours if ours[k] != theirs[k]
+            f"{k}={theirs[k]} (expected {ours[k]})"
+            for k in ours
+            if ours[k] != theirs[k]
         )
         raise ValueError(f"{path} holds a model with another configuration: {diff}")
     model = GPTDecoder(config)
@@ -410,14 +440,20 @@ def load_checkpoint(path, expected_config=None):
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items()}
     if expected != found:
-        bad = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+        bad = sorted(
+            k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k)
+        )
         raise ValueError(
             f"{path}: the weights do not fit the configuration stored with them "
             f"(mismatched tensors: {', '.join(bad[:5])})"
         )
     model.load_state_dict(state)
     model.eval()
-    history = None if payload.get("history") is None else History.from_dict(payload["history"])
+    history = (
+        None
+        if payload.get("history") is None
+        else History.from_dict(payload["history"])
+    )
     return model, history
 
 
@@ -472,7 +508,9 @@ class _FileLock:
         self.handle.close()  # closing releases the lock
 
 
-def trained_adder(recipe="fast", cache_dir=None, progress: bool = False, retrain: bool = False):
+def trained_adder(
+    recipe="fast", cache_dir=None, progress: bool = False, retrain: bool = False
+):
     """The adder trained with ``recipe`` (``"fast"`` or ``"original"``): ``(model, history)``.
 
     The first call trains and stores the checkpoint and its :class:`chapter3.training.History`
@@ -504,25 +542,54 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p_train = sub.add_parser("train", help="train a model and save a checkpoint")
-    p_train.add_argument("--recipe", choices=["original", "fast"], default="fast",
-                         help="'seed': seed 003 as is (several minutes on 2 CPU cores); "
-                              "'fast': the fast recipe (default)")
-    p_train.add_argument("--epochs", type=int, default=None,
-                         help="number of epochs (default: the recipe's)")
-    p_train.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT,
-                         help=f"checkpoint to write (default: {DEFAULT_CHECKPOINT})")
+    p_train.add_argument(
+        "--recipe",
+        choices=["original", "fast"],
+        default="fast",
+        help="'seed': seed 003 as is (several minutes on 2 CPU cores); "
+        "'fast': the fast recipe (default)",
+    )
+    p_train.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="number of epochs (default: the recipe's)",
+    )
+    p_train.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_CHECKPOINT,
+        help=f"checkpoint to write (default: {DEFAULT_CHECKPOINT})",
+    )
     p_train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p_eval = sub.add_parser("evaluate", help="exact-match accuracy on the recipe's test split")
-    p_eval.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                        help=f"checkpoint to load (default: {DEFAULT_CHECKPOINT})")
-    p_eval.add_argument("--show-wrong", type=int, default=10, metavar="N",
-                        help="list at most N wrong answers (default: 10)")
+    p_eval = sub.add_parser(
+        "evaluate", help="exact-match accuracy on the recipe's test split"
+    )
+    p_eval.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=DEFAULT_CHECKPOINT,
+        help=f"checkpoint to load (default: {DEFAULT_CHECKPOINT})",
+    )
+    p_eval.add_argument(
+        "--show-wrong",
+        type=int,
+        default=10,
+        metavar="N",
+        help="list at most N wrong answers (default: 10)",
+    )
 
     p_ask = sub.add_parser("ask", help='complete a question such as "15+57="')
-    p_ask.add_argument("question", help='a question of the form "a+b=" with 1- or 2-digit a, b')
-    p_ask.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                       help=f"checkpoint to load (default: {DEFAULT_CHECKPOINT})")
+    p_ask.add_argument(
+        "question", help='a question of the form "a+b=" with 1- or 2-digit a, b'
+    )
+    p_ask.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=DEFAULT_CHECKPOINT,
+        help=f"checkpoint to load (default: {DEFAULT_CHECKPOINT})",
+    )
     return parser
 
 
@@ -537,18 +604,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             if args.epochs is not None and args.epochs < 1:
                 parser.error(f"--epochs must be a positive integer, got {args.epochs}")
-            model, history = train(args.recipe, epochs=args.epochs, progress=not args.quiet,
-                                   log=print)
+            model, history = train(
+                args.recipe, epochs=args.epochs, progress=not args.quiet, log=print
+            )
             save_checkpoint(model, args.out, history, recipe=args.recipe)
-            print(f"test accuracy {history.final_test_accuracy:.4f} after "
-                  f"{history.train_seconds:.1f} s of training; saved {args.out}")
+            print(
+                f"test accuracy {history.final_test_accuracy:.4f} after "
+                f"{history.train_seconds:.1f} s of training; saved {args.out}"
+            )
         elif args.command == "evaluate":
             model, history = load_checkpoint(args.checkpoint)
             recipe = get_recipe(history.recipe if history is not None else "fast")
             test = build_data(recipe).test_set
             result = evaluate(model, test)
-            print(f"exact match on the {result.total} test equations of recipe "
-                  f"'{recipe.name}': {result.accuracy:.4f} ({result.num_correct}/{result.total})")
+            print(
+                f"exact match on the {result.total} test equations of recipe "
+                f"'{recipe.name}': {result.accuracy:.4f} ({result.num_correct}/{result.total})"
+            )
             for expected, predicted in result.wrong[: args.show_wrong]:
                 print(f"  expected {expected}  got {predicted}")
         elif args.command == "ask":

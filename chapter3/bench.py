@@ -32,8 +32,9 @@ from chapter3.multihead import (
 )
 
 
-def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2
-              ) -> float:
+def time_call(
+    fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2
+) -> float:
     """Median wall-clock milliseconds of ``fn()`` over ``repeats`` runs (after ``warmup``)."""
 
     def sync():
@@ -52,7 +53,9 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warm
     return statistics.median(samples)
 
 
-def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def print_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
     """Print a plain-text table with right-aligned columns."""
     cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -65,19 +68,30 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
 
 # --- section 1: multi-head attention variants -------------------------------------------------
 
-def bench_attention(device: torch.device, d_model: int = 768, num_heads: int = 12,
-                    context_length: int = 1024, batch_size: int = 2,
-                    seq_lens: Sequence[int] = (128, 256, 512, 1024), repeats: int = 5
-                    ) -> list[list[object]]:
+
+def bench_attention(
+    device: torch.device,
+    d_model: int = 768,
+    num_heads: int = 12,
+    context_length: int = 1024,
+    batch_size: int = 2,
+    seq_lens: Sequence[int] = (128, 256, 512, 1024),
+    repeats: int = 5,
+) -> list[list[object]]:
     """Forward time (ms) of the four causal MHA variants, same weights, eval mode, no grad."""
     torch.manual_seed(123)
     mha = MultiHeadAttention(d_model, d_model, context_length, 0.0, num_heads)
-    wrapper = MultiHeadAttentionWrapper(d_model, d_model // num_heads, context_length, 0.0,
-                                        num_heads)
+    wrapper = MultiHeadAttentionWrapper(
+        d_model, d_model // num_heads, context_length, 0.0, num_heads
+    )
     fused = copy_to_fused(mha)
     reference = to_torch_multihead(mha)
-    modules = {"wrapper": wrapper, "MultiHeadAttention": mha, "fused SDPA": fused,
-               "nn.MultiheadAttention": reference}
+    modules = {
+        "wrapper": wrapper,
+        "MultiHeadAttention": mha,
+        "fused SDPA": fused,
+        "nn.MultiheadAttention": reference,
+    }
     for module in modules.values():
         module.to(device).eval()
 
@@ -85,19 +99,27 @@ def bench_attention(device: torch.device, d_model: int = 768, num_heads: int = 1
     with torch.no_grad():
         for seq_len in seq_lens:
             x = torch.randn(batch_size, seq_len, d_model, device=device)
-            hide = ~causal_attend_mask(seq_len, device=device)  # nn.MultiheadAttention: True = hide
+            hide = ~causal_attend_mask(
+                seq_len, device=device
+            )  # nn.MultiheadAttention: True = hide
             error = (fused(x) - mha(x)).abs().max().item()
             calls = {
                 "wrapper": lambda x=x: wrapper(x),
                 "MultiHeadAttention": lambda x=x: mha(x),
                 "fused SDPA": lambda x=x: fused(x),
                 "nn.MultiheadAttention": lambda x=x, hide=hide: reference(
-                    x, x, x, attn_mask=hide, need_weights=False),
+                    x, x, x, attn_mask=hide, need_weights=False
+                ),
             }
-            times = {name: time_call(call, device, repeats) for name, call in calls.items()}
+            times = {
+                name: time_call(call, device, repeats) for name, call in calls.items()
+            }
             speedup = times["MultiHeadAttention"] / times["fused SDPA"]
-            rows.append([seq_len] + [f"{times[name]:.2f}" for name in modules]
-                        + [f"{speedup:.2f}x", f"{error:.1e}"])
+            rows.append(
+                [seq_len]
+                + [f"{times[name]:.2f}" for name in modules]
+                + [f"{speedup:.2f}x", f"{error:.1e}"]
+            )
     print_table(
         f"Causal MHA forward, ms (median of {repeats}) on {device}: d={d_model}, "
         f"{num_heads} heads, batch {batch_size}, torch {torch.__version__}, "
@@ -113,8 +135,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--seq-lens", type=int, nargs="+", default=[128, 256, 512, 1024])
-    parser.add_argument("--cpu-only", action="store_true", help="skip CUDA even if present")
+    parser.add_argument(
+        "--seq-lens", type=int, nargs="+", default=[128, 256, 512, 1024]
+    )
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="skip CUDA even if present"
+    )
     args = parser.parse_args(argv)
 
     devices = [torch.device("cpu")]
@@ -124,11 +150,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Section 1: multi-head attention variants.
     for device in devices:
         if args.tiny:
-            bench_attention(device, d_model=8, num_heads=2, context_length=16, batch_size=2,
-                            seq_lens=(4, 16), repeats=1)
+            bench_attention(
+                device,
+                d_model=8,
+                num_heads=2,
+                context_length=16,
+                batch_size=2,
+                seq_lens=(4, 16),
+                repeats=1,
+            )
         else:
-            bench_attention(device, batch_size=args.batch_size, seq_lens=args.seq_lens,
-                            repeats=args.repeats)
+            bench_attention(
+                device,
+                batch_size=args.batch_size,
+                seq_lens=args.seq_lens,
+                repeats=args.repeats,
+            )
 
     # Section 2: the adder's batched greedy decoding against the per-equation loop.
     from chapter3.decoding import bench_decoding_section

@@ -9,7 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chapter3._checks import check_dropout, check_last_dim, check_positive_int, check_tensor
+from chapter3._checks import (
+    check_dropout,
+    check_last_dim,
+    check_positive_int,
+    check_tensor,
+)
 from chapter3.masks import check_attn_mask, masked_softmax
 
 
@@ -77,8 +82,14 @@ class CausalAttention(nn.Module):
     torch.Size([2, 6, 2])
     """
 
-    def __init__(self, d_in: int, d_out: int, context_length: int, dropout: float,
-                 qkv_bias: bool = False):
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float,
+        qkv_bias: bool = False,
+    ):
         super().__init__()
         self.d_in = check_positive_int(d_in, "d_in")
         self.d_out = check_positive_int(d_out, "d_out")
@@ -90,10 +101,14 @@ class CausalAttention(nn.Module):
         # True above the diagonal = a future key, hidden from the query of that row.
         self.register_buffer(
             "mask",
-            torch.triu(torch.ones(context_length, context_length, dtype=torch.bool), diagonal=1),
+            torch.triu(
+                torch.ones(context_length, context_length, dtype=torch.bool), diagonal=1
+            ),
         )
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         check_batch_input(x, self.d_in, self.context_length)
         b, num_tokens, _ = x.shape  # (B, T, d_in)
 
@@ -106,7 +121,9 @@ class CausalAttention(nn.Module):
         if attn_mask is not None:
             check_attn_mask(attn_mask, (b, num_tokens, num_tokens))
             attend = attend & attn_mask  # (B, T, T)
-        attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)  # (B, T, T)
+        attn_weights = masked_softmax(
+            attn_scores / keys.shape[-1] ** 0.5, attend
+        )  # (B, T, T)
         attn_weights = self.dropout(attn_weights)
 
         context_vec = attn_weights @ values  # (B, T, d_out)

@@ -45,7 +45,10 @@ def _device(model: nn.Module) -> torch.device:
 
 
 def greedy_decode(
-    model: nn.Module, prompts: torch.Tensor, max_new_tokens: int = 4, use_cache: bool = True
+    model: nn.Module,
+    prompts: torch.Tensor,
+    max_new_tokens: int = 4,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Complete every row of ``prompts`` (B, T) by repeatedly appending the arg-max token.
 
@@ -57,13 +60,17 @@ def greedy_decode(
     (see :class:`chapter3.gpt.KVCache`); without it, each step reruns the whole sequence.
     """
     if prompts.dim() != 2:
-        raise ValueError(f"prompts must be a (B, T) batch of ids, got shape {tuple(prompts.shape)}")
+        raise ValueError(
+            f"prompts must be a (B, T) batch of ids, got shape {tuple(prompts.shape)}"
+        )
     x = prompts.long().to(_device(model))
     finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
     cache, new = None, x
     # inference_mode: like no_grad, and tensors skip autograd's version counting as well
     with _eval_mode(model), torch.inference_mode():
-        if use_cache:  # prefixes that rows share are computed once, then the rest per row
+        if (
+            use_cache
+        ):  # prefixes that rows share are computed once, then the rest per row
             # room for every position the model will see (the last new token is never fed in)
             max_len = x.size(1) + max_new_tokens - 1
             cache, shared = prefill_shared_prefixes(model, x, max_len)
@@ -74,7 +81,9 @@ def greedy_decode(
             if cache is None:
                 logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
             else:  # the new tokens only, and logits for the last position only
-                logits = model.forward_cached(new, cache, padding_attend_mask(x, PAD), last_only=True)
+                logits = model.forward_cached(
+                    new, cache, padding_attend_mask(x, PAD), last_only=True
+                )
             next_token = logits[:, -1, :].argmax(dim=-1)  # (B,)
             next_token = next_token.masked_fill(finished, PAD)
             new = next_token[:, None]  # (B, 1)
@@ -114,15 +123,23 @@ def prefill_shared_prefixes(
     vocab_size = model.config.vocab_size
     # Checked here, not only by the model: rows merged below never reach it on their own.
     if prompts.numel() and (int(prompts.min()) < 0 or int(prompts.max()) >= vocab_size):
-        raise ValueError(f"prompt token ids must lie in 0..{vocab_size - 1}, got values in "
-                         f"{int(prompts.min())}..{int(prompts.max())}")
+        raise ValueError(
+            f"prompt token ids must lie in 0..{vocab_size - 1}, got values in "
+            f"{int(prompts.min())}..{int(prompts.max())}"
+        )
     if batch_size < 2:
         return KVCache(num_layers, max_len), 0  # nothing to share
     # prefix_id[b] numbers the distinct prefixes prompts[:, :p], grown one position at a time:
     # two rows get the same number iff they had the same number before and the same new token.
     prefix_id = torch.zeros(batch_size, dtype=torch.long, device=prompts.device)  # (B,)
-    best_cost, shared, shared_id = batch_size * seq_len, 0, prefix_id  # p = 0: share nothing
-    for p in range(1, seq_len):  # keep at least one position, for the first step's logits
+    best_cost, shared, shared_id = (
+        batch_size * seq_len,
+        0,
+        prefix_id,
+    )  # p = 0: share nothing
+    for p in range(
+        1, seq_len
+    ):  # keep at least one position, for the first step's logits
         token = prompts[:, p - 1]  # (B,)
         prefix_id = torch.unique(prefix_id * vocab_size + token, return_inverse=True)[1]
         cost = (int(prefix_id.max()) + 1) * p + batch_size * (seq_len - p)
@@ -137,18 +154,26 @@ def prefill_shared_prefixes(
     representative = representative.scatter(0, shared_id, rows)  # (U,)
     prefixes = prompts[representative, :shared]  # (U, p)
     prefix_cache = KVCache(num_layers, max_len)  # (U, H, max_len, d_k) buffers
-    model.forward_cached(prefixes, prefix_cache, padding_attend_mask(prefixes, PAD), last_only=True)
-    return prefix_cache.select_rows(shared_id), shared  # row b gets its prefix's keys and values
+    model.forward_cached(
+        prefixes, prefix_cache, padding_attend_mask(prefixes, PAD), last_only=True
+    )
+    return prefix_cache.select_rows(
+        shared_id
+    ), shared  # row b gets its prefix's keys and values
 
 
-def complete_one(model: nn.Module, prompt: torch.Tensor, max_new_tokens: int = 4) -> torch.Tensor:
+def complete_one(
+    model: nn.Module, prompt: torch.Tensor, max_new_tokens: int = 4
+) -> torch.Tensor:
     """Seed 003's ``compute_sum``: complete one (1, T) prompt, one token per forward pass."""
     x = prompt.long().view(1, -1).to(_device(model))
     with _eval_mode(model):
         for _ in range(max_new_tokens):
             seq_len = x.size(1)
             pad = padding_attend_mask(x, PAD)[:, None, None, :]  # (1, 1, 1, t)
-            logits = model(x, pad.expand(1, 1, seq_len, seq_len), causal_attend_mask(seq_len))
+            logits = model(
+                x, pad.expand(1, 1, seq_len, seq_len), causal_attend_mask(seq_len)
+            )
             last = logits.argmax(-1)[:, -1].view(1, 1)  # (1, 1)
             x = torch.cat([x, last], dim=1)
             if last.item() == EOS:
@@ -158,7 +183,9 @@ def complete_one(model: nn.Module, prompt: torch.Tensor, max_new_tokens: int = 4
 
 def _as_strings(equations) -> list[str]:
     if isinstance(equations, str):
-        raise TypeError("equations must be a list of equation strings or a data split, not a str")
+        raise TypeError(
+            "equations must be a list of equation strings or a data split, not a str"
+        )
     if isinstance(equations, list) and all(isinstance(e, str) for e in equations):
         return list(equations)
     return split_strings(equations)
@@ -181,13 +208,18 @@ def _prompts_and_answers(equations: list[str]) -> tuple[torch.Tensor, torch.Tens
     return full[:, : equal_pos + 1], full
 
 
-def _compare(predicted: torch.Tensor, full: torch.Tensor, equations: list[str], seconds: float):
+def _compare(
+    predicted: torch.Tensor, full: torch.Tensor, equations: list[str], seconds: float
+):
     predicted = predicted.cpu()
     length = min(predicted.size(1), full.size(1))
     same = (predicted[:, :length] == full[:, :length]).all(dim=1)  # (N,)
     if predicted.size(1) < full.size(1):  # stopped before <EOS>: nothing is complete
         same = torch.zeros_like(same)
-    wrong = [(equations[i], decode(predicted[i])) for i in (~same).nonzero().flatten().tolist()]
+    wrong = [
+        (equations[i], decode(predicted[i]))
+        for i in (~same).nonzero().flatten().tolist()
+    ]
     correct = int(same.sum())
     return EvalResult(correct / len(equations), correct, len(equations), wrong, seconds)
 
@@ -238,7 +270,7 @@ def what_is(question: str, model: nn.Module | None = None) -> str:
         model, _ = trained_adder("fast")
     prompt = encode_equation(padded)[:-1]  # drop <EOS>: <BOS> a + b =
     out = greedy_decode(model, prompt[None, :], max_new_tokens=4)[0]
-    answer = decode(out)[len(padded):]
+    answer = decode(out)[len(padded) :]
     return question.strip() + answer
 
 
@@ -285,7 +317,9 @@ def bench_decoding_section(tiny: bool = False) -> list[dict]:
     test = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[2]
     torch.manual_seed(0)
     if tiny:
-        tiny_config = GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
+        tiny_config = GPTConfig(
+            d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
+        )
         models = {"tiny, untrained": GPTDecoder(tiny_config)}
         test, repeats = test[:50], 1
     else:
@@ -295,8 +329,10 @@ def bench_decoding_section(tiny: bool = False) -> list[dict]:
         }
         repeats = 3
     rows = []
-    print(f"\nAdder decoding of {len(test)} test equations "
-          f"({torch.get_num_threads()} threads; best of {repeats} for the batched paths)")
+    print(
+        f"\nAdder decoding of {len(test)} test equations "
+        f"({torch.get_num_threads()} threads; best of {repeats} for the batched paths)"
+    )
     header = f"{'model':<36} {'batched+cache':>14} {'batched':>9} {'loop':>8} {'speed-up':>9} same"
     print(header)
     print("-" * len(header))
@@ -305,7 +341,9 @@ def bench_decoding_section(tiny: bool = False) -> list[dict]:
         rows.append({"model": name, **result})
         cached_ms = result["batched_seconds"] * 1e3
         uncached_ms = result["batched_no_cache_seconds"] * 1e3
-        print(f"{name:<36} {cached_ms:>11.1f} ms {uncached_ms:>6.1f} ms "
-              f"{result['loop_seconds']:>6.2f} s {result['speedup']:>8.0f}x "
-              f"{result['same_predictions']}")
+        print(
+            f"{name:<36} {cached_ms:>11.1f} ms {uncached_ms:>6.1f} ms "
+            f"{result['loop_seconds']:>6.2f} s {result['speedup']:>8.0f}x "
+            f"{result['same_predictions']}"
+        )
     return rows

@@ -43,16 +43,27 @@ class GPTConfig:
     """
 
     vocab_size: int = 18  # tokens the embedding knows and the head scores
-    max_seq_len: int = 11  # longest input; the learned positional embedding has this many rows
+    max_seq_len: int = (
+        11  # longest input; the learned positional embedding has this many rows
+    )
     d_model: int = 128  # width of every token vector (D)
-    num_heads: int = 4  # attention heads (H); each works in d_model // num_heads features
+    num_heads: int = (
+        4  # attention heads (H); each works in d_model // num_heads features
+    )
     num_layers: int = 2  # decoder blocks
     d_ff: int = 256  # hidden width of the position-wise feed-forward network
     dropout: float = 0.1  # on embeddings, on each sublayer's input, inside the FFN
     attn_dropout: float = 0.0  # on the attention weights
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_seq_len", "d_model", "num_heads", "num_layers", "d_ff"):
+        for name in (
+            "vocab_size",
+            "max_seq_len",
+            "d_model",
+            "num_heads",
+            "num_layers",
+            "d_ff",
+        ):
             check_positive_int(getattr(self, name), name)
         check_dropout(self.dropout)
         check_dropout(self.attn_dropout)
@@ -118,7 +129,9 @@ class KVCache:
 
     def __init__(self, num_layers: int, max_len: int | None = None) -> None:
         self.max_len = max_len
-        self._keys: list[torch.Tensor | None] = [None] * num_layers  # each (B, H, capacity, d_k)
+        self._keys: list[torch.Tensor | None] = [
+            None
+        ] * num_layers  # each (B, H, capacity, d_k)
         self._values: list[torch.Tensor | None] = [None] * num_layers
         self.length = 0
 
@@ -135,7 +148,9 @@ class KVCache:
         ``layer``; return the keys and values of all positions, (B, H, length + T, d_k)."""
         start, end = self.length, self.length + K.size(2)
         buffer = self._keys[layer]
-        if buffer is None or end > buffer.size(2):  # first call, or no room left: (re)allocate
+        if buffer is None or end > buffer.size(
+            2
+        ):  # first call, or no room left: (re)allocate
             capacity = max(end, self.max_len or 0)
             shape = (K.size(0), K.size(1), capacity, K.size(3))
             new_keys, new_values = K.new_empty(shape), V.new_empty(shape)
@@ -143,7 +158,9 @@ class KVCache:
                 new_keys[:, :, :start] = buffer[:, :, :start]
                 new_values[:, :, :start] = self._values[layer][:, :, :start]
             self._keys[layer], self._values[layer] = new_keys, new_values
-        self._keys[layer][:, :, start:end] = K  # in place: nothing already cached is copied
+        self._keys[layer][:, :, start:end] = (
+            K  # in place: nothing already cached is copied
+        )
         self._values[layer][:, :, start:end] = V
         return self._keys[layer][:, :, :end], self._values[layer][:, :, :end]
 
@@ -156,8 +173,12 @@ class KVCache:
         """
         selected = KVCache(len(self._keys), self.max_len)
         # (B, H, capacity, d_k) → (B_new, H, capacity, d_k): one gather per buffer
-        selected._keys = [None if K is None else K.index_select(0, rows) for K in self._keys]
-        selected._values = [None if V is None else V.index_select(0, rows) for V in self._values]
+        selected._keys = [
+            None if K is None else K.index_select(0, rows) for K in self._keys
+        ]
+        selected._values = [
+            None if V is None else V.index_select(0, rows) for V in self._values
+        ]
         selected.length = self.length
         return selected
 
@@ -183,7 +204,9 @@ class MultiHeadAttention(nn.Module):
         check_positive_int(d_model, "d_model")
         check_positive_int(num_heads, "num_heads")
         if d_model % num_heads:
-            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+            raise ValueError(
+                f"d_model ({d_model}) must be divisible by num_heads ({num_heads})"
+            )
         self.d_model = d_model
         self.num_heads = num_heads
         self.d_k = d_model // num_heads
@@ -222,7 +245,9 @@ class MultiHeadAttention(nn.Module):
         V = self.split_heads(self.W_V(value))  # (B, H, S, d_k)
         if cache is not None:  # prepend the keys and values of earlier positions
             K, V = cache.extend(layer, K, V)  # (B, H, past + S, d_k)
-        context_vec, attn_weights = self.attention(Q, K, V, mask)  # (B, H, T, d_k), (B, H, T, S)
+        context_vec, attn_weights = self.attention(
+            Q, K, V, mask
+        )  # (B, H, T, d_k), (B, H, T, S)
         self.last_attn_weights = attn_weights.detach()
         return self.W_O(self.merge_heads(context_vec))  # (B, T, D)
 
@@ -265,7 +290,9 @@ class AddNorm(nn.Module):
         self.dropout = nn.Dropout(check_dropout(dropout))
         self.layer_norm = nn.LayerNorm(d_model)
 
-    def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]):
+    def forward(
+        self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]
+    ):
         return self.layer_norm(x + sublayer(self.dropout(x)))  # (B, L, D)
 
 
@@ -296,7 +323,9 @@ class GPTDecoderBlock(nn.Module):
         self.masked_self_attention = MultiHeadAttention(
             config.d_model, config.num_heads, config.attn_dropout
         )
-        self.feed_forward = PositionwiseFeedForward(config.d_model, config.d_ff, config.dropout)
+        self.feed_forward = PositionwiseFeedForward(
+            config.d_model, config.d_ff, config.dropout
+        )
         self.add_norm_1 = AddNorm(config.d_model, config.dropout)
         self.add_norm_2 = AddNorm(config.d_model, config.dropout)
 
@@ -358,7 +387,9 @@ class GPTDecoder(nn.Module):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
         self.tok_embed = nn.Embedding(config.vocab_size, config.d_model)
-        self.pos_embed = nn.Parameter(torch.zeros(1, config.max_seq_len, config.d_model))
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, config.max_seq_len, config.d_model)
+        )
         self.dropout = nn.Dropout(config.dropout)
         self.decoder_blocks = nn.ModuleList(
             GPTDecoderBlock(config) for _ in range(config.num_layers)
@@ -396,7 +427,8 @@ class GPTDecoder(nn.Module):
                 "(the learned positional embedding has max_seq_len rows)"
             )
         if input_tokens.numel() and (
-            int(input_tokens.min()) < 0 or int(input_tokens.max()) >= self.config.vocab_size
+            int(input_tokens.min()) < 0
+            or int(input_tokens.max()) >= self.config.vocab_size
         ):
             raise ValueError(
                 f"token ids must lie in 0..{self.config.vocab_size - 1}, got values in "
@@ -405,15 +437,20 @@ class GPTDecoder(nn.Module):
         masks = []
         full = (batch_size, 1, seq_len, seq_len)
         for name, mask, allowed in (
-            ("target_padding_mask", target_padding_mask,
-             [(batch_size, seq_len), full, (batch_size, 1, 1, seq_len)]),
+            (
+                "target_padding_mask",
+                target_padding_mask,
+                [(batch_size, seq_len), full, (batch_size, 1, 1, seq_len)],
+            ),
             ("future_mask", future_mask, [(seq_len, seq_len), full]),
         ):
             if mask is None:
                 masks.append(None)
                 continue
             if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-                raise TypeError(f"{name} must be a torch.bool tensor (True = may attend)")
+                raise TypeError(
+                    f"{name} must be a torch.bool tensor (True = may attend)"
+                )
             if tuple(mask.shape) not in allowed:
                 raise ValueError(
                     f"{name} has shape {tuple(mask.shape)}; for input of shape "
@@ -436,9 +473,15 @@ class GPTDecoder(nn.Module):
         )
         seq_len = input_tokens.size(1)
         if future_mask is None:
-            future_mask = causal_attend_mask(seq_len, device=input_tokens.device)  # (L, L)
-        target_mask = future_mask if target_padding_mask is None else (
-            target_padding_mask & future_mask  # (B, 1, L, L)
+            future_mask = causal_attend_mask(
+                seq_len, device=input_tokens.device
+            )  # (L, L)
+        target_mask = (
+            future_mask
+            if target_padding_mask is None
+            else (
+                target_padding_mask & future_mask  # (B, 1, L, L)
+            )
         )
 
         z = self.tok_embed(input_tokens)  # (B, L, D)
@@ -491,7 +534,9 @@ class GPTDecoder(nn.Module):
                 f"max_seq_len={self.config.max_seq_len}"
             )
         # query i sits at position past + i and may attend to keys 0 .. past + i
-        mask = causal_attend_mask(total, device=new_tokens.device)[past:]  # (T, past + T)
+        mask = causal_attend_mask(total, device=new_tokens.device)[
+            past:
+        ]  # (T, past + T)
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (new_tokens.size(0), total):
                 raise ValueError(
@@ -513,9 +558,14 @@ class GPTDecoder(nn.Module):
 
     def attention_maps(self) -> list[torch.Tensor]:
         """The (B, H, L, L) attention weights of every layer from the last forward pass."""
-        maps = [block.masked_self_attention.last_attn_weights for block in self.decoder_blocks]
+        maps = [
+            block.masked_self_attention.last_attn_weights
+            for block in self.decoder_blocks
+        ]
         if any(m is None for m in maps):
-            raise RuntimeError("no forward pass yet: call the model on some tokens first")
+            raise RuntimeError(
+                "no forward pass yet: call the model on some tokens first"
+            )
         return maps
 
 

@@ -36,15 +36,17 @@ def causal_attend_mask(seq_len: int, device=None) -> torch.Tensor:
             [ True,  True,  True]])
     """
     check_positive_int(seq_len, "seq_len")
-    return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()  # (L, L)
+    return torch.ones(
+        seq_len, seq_len, dtype=torch.bool, device=device
+    ).tril()  # (L, L)
 
 
 def padding_attend_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """The (B, L) padding mask of a batch of token ids: ``True`` where the token is not padding.
 
     One entry per *token*; it says nothing yet about which query sees which key. Broadcast it
-    along the key axis (:func:`key_padding`, or :func:`combine_attend_masks` with a future mask) before
-    applying it to attention scores.
+    along the key axis (:func:`key_padding`, or :func:`combine_attend_masks` with a causal
+    mask) before applying it to attention scores.
 
     >>> import torch
     >>> from chapter3.masks import padding_attend_mask
@@ -53,7 +55,9 @@ def padding_attend_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
             [ True, False, False]])
     """
     if not isinstance(tokens, torch.Tensor):
-        raise TypeError(f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}")
+        raise TypeError(
+            f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}"
+        )
     if tokens.dim() != 2:
         raise ValueError(
             f"tokens must be a 2-D (B, L) batch of ids, got shape {tuple(tokens.shape)}"
@@ -84,7 +88,9 @@ def combine_attend_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.T
             [ True,  True, False]])
     """
     if padding.dim() != 2:
-        raise ValueError(f"padding must be a (B, L) mask, got shape {tuple(padding.shape)}")
+        raise ValueError(
+            f"padding must be a (B, L) mask, got shape {tuple(padding.shape)}"
+        )
     seq_len = padding.shape[1]
     if future.shape != (seq_len, seq_len):
         raise ValueError(
@@ -111,7 +117,9 @@ def key_padding(padding: torch.Tensor, num_heads_axis: bool = True) -> torch.Ten
     if not isinstance(padding, torch.Tensor) or padding.dtype != torch.bool:
         raise TypeError("padding must be a boolean (B, L) tensor (True = real token)")
     if padding.dim() != 2:
-        raise ValueError(f"padding must be a (B, L) mask, got shape {tuple(padding.shape)}")
+        raise ValueError(
+            f"padding must be a (B, L) mask, got shape {tuple(padding.shape)}"
+        )
     if num_heads_axis:
         return padding[:, None, None, :]  # (B, 1, 1, L)
     return padding[:, None, :]  # (B, 1, L)
@@ -162,7 +170,9 @@ def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor
     """
     scores_shape = tuple(scores_shape)
     if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}")
+        raise TypeError(
+            f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}"
+        )
     if mask.dtype != torch.bool:
         raise TypeError(
             f"{name} must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "

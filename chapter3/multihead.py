@@ -57,17 +57,30 @@ class MultiHeadAttentionWrapper(nn.Module):
     torch.Size([2, 6, 4])
     """
 
-    def __init__(self, d_in: int, d_out: int, context_length: int, dropout: float,
-                 num_heads: int, qkv_bias: bool = False):
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float,
+        num_heads: int,
+        qkv_bias: bool = False,
+    ):
         super().__init__()
         check_positive_int(num_heads, "num_heads")
         self.heads = nn.ModuleList(
-            [CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)
-             for _ in range(num_heads)]
+            [
+                CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)
+                for _ in range(num_heads)
+            ]
         )
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.cat([head(x, attn_mask) for head in self.heads], dim=-1)  # (B, T, H*d_out)
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return torch.cat(
+            [head(x, attn_mask) for head in self.heads], dim=-1
+        )  # (B, T, H*d_out)
 
 
 class MultiHeadAttention(nn.Module):
@@ -76,7 +89,8 @@ class MultiHeadAttention(nn.Module):
     ``d_out`` is split into ``num_heads`` heads of ``head_dim = d_out // num_heads``; each head
     attends with its own slice of the Q/K/V projections, and ``out_proj`` (d_out → d_out, with
     bias) mixes the concatenated heads. ``attn_mask`` (``True`` = may attend) must broadcast to
-    the scores (B, H, T, T), e.g. :func:`chapter3.masks.combine_attend_masks` or ``pad[:, None, None, :]``.
+    the scores (B, H, T, T), e.g. :func:`chapter3.masks.combine_attend_masks` or
+    ``pad[:, None, None, :]``.
 
     Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``,
     ``out_proj``), so ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
@@ -89,8 +103,15 @@ class MultiHeadAttention(nn.Module):
     torch.Size([2, 6, 2])
     """
 
-    def __init__(self, d_in: int, d_out: int, context_length: int, dropout: float,
-                 num_heads: int, qkv_bias: bool = False):
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float,
+        num_heads: int,
+        qkv_bias: bool = False,
+    ):
         super().__init__()
         self.head_dim = _check_heads(d_out, num_heads)
         self.d_in = check_positive_int(d_in, "d_in")
@@ -105,10 +126,14 @@ class MultiHeadAttention(nn.Module):
         # True above the diagonal = a future key (masked_fill convention), as in CausalAttention.
         self.register_buffer(
             "mask",
-            torch.triu(torch.ones(context_length, context_length, dtype=torch.bool), diagonal=1),
+            torch.triu(
+                torch.ones(context_length, context_length, dtype=torch.bool), diagonal=1
+            ),
         )
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         check_batch_input(x, self.d_in, self.context_length)
         b, num_tokens, _ = x.shape  # (B, T, d_in)
         h, d_head = self.num_heads, self.head_dim
@@ -119,8 +144,12 @@ class MultiHeadAttention(nn.Module):
 
         # Split the last dim into heads, then move heads before tokens.
         keys = keys.view(b, num_tokens, h, d_head).transpose(1, 2)  # (B, H, T, d_head)
-        queries = queries.view(b, num_tokens, h, d_head).transpose(1, 2)  # (B, H, T, d_head)
-        values = values.view(b, num_tokens, h, d_head).transpose(1, 2)  # (B, H, T, d_head)
+        queries = queries.view(b, num_tokens, h, d_head).transpose(
+            1, 2
+        )  # (B, H, T, d_head)
+        values = values.view(b, num_tokens, h, d_head).transpose(
+            1, 2
+        )  # (B, H, T, d_head)
 
         attn_scores = queries @ keys.transpose(2, 3)  # (B, H, T, T)
         attend = ~self.mask[:num_tokens, :num_tokens]  # (T, T), True = may attend
@@ -132,7 +161,9 @@ class MultiHeadAttention(nn.Module):
 
         context_vec = (attn_weights @ values).transpose(1, 2)  # (B, T, H, d_head)
         # transpose made the tensor non-contiguous; view needs contiguous memory.
-        context_vec = context_vec.contiguous().view(b, num_tokens, self.d_out)  # (B, T, d_out)
+        context_vec = context_vec.contiguous().view(
+            b, num_tokens, self.d_out
+        )  # (B, T, d_out)
         return self.out_proj(context_vec)  # (B, T, d_out)
 
 
@@ -155,8 +186,15 @@ class FusedMultiHeadAttention(nn.Module):
     torch.Size([3, 8, 4])
     """
 
-    def __init__(self, d_in: int, d_out: int, context_length: int, dropout: float,
-                 num_heads: int, qkv_bias: bool = False):
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float,
+        num_heads: int,
+        qkv_bias: bool = False,
+    ):
         super().__init__()
         self.head_dim = _check_heads(d_out, num_heads)
         self.d_in = check_positive_int(d_in, "d_in")
@@ -164,10 +202,14 @@ class FusedMultiHeadAttention(nn.Module):
         self.num_heads = num_heads
         self.context_length = check_positive_int(context_length, "context_length")
         self.dropout = check_dropout(dropout)
-        self.qkv = nn.Linear(d_in, 3 * d_out, bias=qkv_bias)  # W_query, W_key, W_value stacked
+        self.qkv = nn.Linear(
+            d_in, 3 * d_out, bias=qkv_bias
+        )  # W_query, W_key, W_value stacked
         self.out_proj = nn.Linear(d_out, d_out)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         check_batch_input(x, self.d_in, self.context_length)
         b, num_tokens, _ = x.shape  # (B, T, d_in)
         h, d_head = self.num_heads, self.head_dim
@@ -182,7 +224,9 @@ class FusedMultiHeadAttention(nn.Module):
             )  # (B, H, T, d_head)
         else:
             check_attn_mask(attn_mask, (b, h, num_tokens, num_tokens))
-            future = torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=x.device).tril()
+            future = torch.ones(
+                num_tokens, num_tokens, dtype=torch.bool, device=x.device
+            ).tril()
             # SDPA's boolean attn_mask uses True = attend, the same as ours: no inversion.
             context_vec = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=attn_mask & future, dropout_p=dropout_p
@@ -197,8 +241,9 @@ def _require(module, cls, name: str) -> None:
 
 
 @torch.no_grad()
-def copy_to_fused(mha: MultiHeadAttention,
-                  fused: FusedMultiHeadAttention | None = None) -> FusedMultiHeadAttention:
+def copy_to_fused(
+    mha: MultiHeadAttention, fused: FusedMultiHeadAttention | None = None
+) -> FusedMultiHeadAttention:
     """Copy a :class:`MultiHeadAttention`'s weights into a :class:`FusedMultiHeadAttention`.
 
     ``fused.qkv.weight`` is ``W_query.weight``, ``W_key.weight`` and ``W_value.weight`` stacked
@@ -216,11 +261,19 @@ def copy_to_fused(mha: MultiHeadAttention,
     _require(mha, MultiHeadAttention, "mha")
     if fused is None:
         fused = FusedMultiHeadAttention(
-            mha.d_in, mha.d_out, mha.context_length, mha.dropout.p, mha.num_heads,
+            mha.d_in,
+            mha.d_out,
+            mha.context_length,
+            mha.dropout.p,
+            mha.num_heads,
             qkv_bias=mha.W_query.bias is not None,
         ).to(device=mha.out_proj.weight.device, dtype=mha.out_proj.weight.dtype)
     _require(fused, FusedMultiHeadAttention, "fused")
-    if (fused.d_in, fused.d_out, fused.num_heads) != (mha.d_in, mha.d_out, mha.num_heads):
+    if (fused.d_in, fused.d_out, fused.num_heads) != (
+        mha.d_in,
+        mha.d_out,
+        mha.num_heads,
+    ):
         raise ValueError(
             "fused must have the same (d_in, d_out, num_heads) as mha, got "
             f"{(fused.d_in, fused.d_out, fused.num_heads)} and "
@@ -229,7 +282,9 @@ def copy_to_fused(mha: MultiHeadAttention,
     if (fused.qkv.bias is None) != (mha.W_query.bias is None):
         raise ValueError("fused and mha must agree on qkv_bias")
     projections = (mha.W_query, mha.W_key, mha.W_value)
-    fused.qkv.weight.copy_(torch.cat([p.weight for p in projections], dim=0))  # (3*d_out, d_in)
+    fused.qkv.weight.copy_(
+        torch.cat([p.weight for p in projections], dim=0)
+    )  # (3*d_out, d_in)
     if fused.qkv.bias is not None:
         fused.qkv.bias.copy_(torch.cat([p.bias for p in projections], dim=0))
     fused.out_proj.load_state_dict(mha.out_proj.state_dict())
@@ -237,8 +292,9 @@ def copy_to_fused(mha: MultiHeadAttention,
 
 
 @torch.no_grad()
-def copy_to_wrapper(mha: MultiHeadAttention,
-                    wrapper: MultiHeadAttentionWrapper | None = None) -> MultiHeadAttentionWrapper:
+def copy_to_wrapper(
+    mha: MultiHeadAttention, wrapper: MultiHeadAttentionWrapper | None = None
+) -> MultiHeadAttentionWrapper:
     """Copy a :class:`MultiHeadAttention`'s heads into a :class:`MultiHeadAttentionWrapper`.
 
     Head ``h`` of the wrapper gets rows ``h*head_dim : (h+1)*head_dim`` of ``W_query``,
@@ -263,7 +319,11 @@ def copy_to_wrapper(mha: MultiHeadAttention,
     qkv_bias = mha.W_query.bias is not None
     if wrapper is None:
         wrapper = MultiHeadAttentionWrapper(
-            mha.d_in, mha.head_dim, mha.context_length, mha.dropout.p, mha.num_heads,
+            mha.d_in,
+            mha.head_dim,
+            mha.context_length,
+            mha.dropout.p,
+            mha.num_heads,
             qkv_bias=qkv_bias,
         ).to(device=mha.out_proj.weight.device, dtype=mha.out_proj.weight.dtype)
     _require(wrapper, MultiHeadAttentionWrapper, "wrapper")
@@ -281,7 +341,9 @@ def copy_to_wrapper(mha: MultiHeadAttention,
         if (head.W_query.bias is not None) != qkv_bias:
             raise ValueError("wrapper and mha must agree on qkv_bias")
     for h, head in enumerate(wrapper.heads):
-        rows = slice(h * mha.head_dim, (h + 1) * mha.head_dim)  # head h's rows of (d_out, d_in)
+        rows = slice(
+            h * mha.head_dim, (h + 1) * mha.head_dim
+        )  # head h's rows of (d_out, d_in)
         for name in ("W_query", "W_key", "W_value"):
             source, target = getattr(mha, name), getattr(head, name)
             target.weight.copy_(source.weight[rows])  # (head_dim, d_in)
@@ -317,8 +379,13 @@ def to_torch_multihead(mha: MultiHeadAttention) -> nn.MultiheadAttention:
         )
     weight = mha.out_proj.weight
     ref = nn.MultiheadAttention(
-        mha.d_out, mha.num_heads, dropout=mha.dropout.p, bias=True, batch_first=True,
-        device=weight.device, dtype=weight.dtype,
+        mha.d_out,
+        mha.num_heads,
+        dropout=mha.dropout.p,
+        bias=True,
+        batch_first=True,
+        device=weight.device,
+        dtype=weight.dtype,
     )
     projections = (mha.W_query, mha.W_key, mha.W_value)
     ref.in_proj_weight.copy_(torch.cat([p.weight for p in projections], dim=0))

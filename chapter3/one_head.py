@@ -38,7 +38,9 @@ class SelfAttention(nn.Module):
         query = self.w_query(x)  # (seq_len, d_model)
         key = self.w_key(x)  # (seq_len, d_model)
         value = self.w_value(x)  # (seq_len, d_model)
-        attn_weights = torch.softmax(query @ key.T / math.sqrt(self.d_model), dim=-1)  # (L, L)
+        attn_weights = torch.softmax(
+            query @ key.T / math.sqrt(self.d_model), dim=-1
+        )  # (L, L)
         return attn_weights @ value  # (seq_len, d_model)
 
 
@@ -61,8 +63,13 @@ def toy_problem(seq_len: int = 8, d_model: int = 32, seed: int = 42):
     return x, target
 
 
-def train_one_head(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
-                   epochs: int = 200, lr: float = 1e-3) -> list[float]:
+def train_one_head(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    epochs: int = 200,
+    lr: float = 1e-3,
+) -> list[float]:
     """Train ``model`` to map ``x`` to ``target`` with MSE and AdamW; return every epoch's loss.
 
     Entry *e* is the loss computed in epoch *e* *before* that epoch's update, as seed 000 prints
@@ -76,7 +83,9 @@ def train_one_head(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     """
     check_positive_int(epochs, "epochs")
     if x.shape != target.shape:
-        raise ValueError(f"x {tuple(x.shape)} and target {tuple(target.shape)} must match")
+        raise ValueError(
+            f"x {tuple(x.shape)} and target {tuple(target.shape)} must match"
+        )
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     criterion = nn.MSELoss()
     model.train()

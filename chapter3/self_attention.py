@@ -50,7 +50,9 @@ class SelfAttention_v1(nn.Module):
         queries = x @ self.W_query  # (T, d_out)
         values = x @ self.W_value  # (T, d_out)
         attn_scores = queries @ keys.T  # (T, T): omega[i, j] = q(i) . k(j)
-        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)  # rows sum to 1
+        attn_weights = torch.softmax(
+            attn_scores / keys.shape[-1] ** 0.5, dim=-1
+        )  # rows sum to 1
         context_vec = attn_weights @ values  # (T, d_out)
         return context_vec
 
@@ -85,7 +87,9 @@ class SelfAttention_v2(nn.Module):
         queries = self.W_query(x)  # (T, d_out)
         values = self.W_value(x)  # (T, d_out)
         attn_scores = queries @ keys.T  # (T, T)
-        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)  # rows sum to 1
+        attn_weights = torch.softmax(
+            attn_scores / keys.shape[-1] ** 0.5, dim=-1
+        )  # rows sum to 1
         context_vec = attn_weights @ values  # (T, d_out)
         return context_vec
 
@@ -105,7 +109,9 @@ def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
     >>> torch.allclose(sa_v1(example_inputs()), sa_v2(example_inputs()), atol=1e-6)
     True
     """
-    if not isinstance(sa_v2, SelfAttention_v2) or not isinstance(sa_v1, SelfAttention_v1):
+    if not isinstance(sa_v2, SelfAttention_v2) or not isinstance(
+        sa_v1, SelfAttention_v1
+    ):
         raise TypeError(
             "transfer_weights(sa_v2, sa_v1) copies a SelfAttention_v2 into a SelfAttention_v1, "
             f"got {type(sa_v2).__name__} and {type(sa_v1).__name__}"
@@ -116,7 +122,9 @@ def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
             f"sa_v1 has {(sa_v1.d_in, sa_v1.d_out)}"
         )
     if sa_v2.W_query.bias is not None:
-        raise ValueError("sa_v2 was built with qkv_bias=True; SelfAttention_v1 has no biases")
+        raise ValueError(
+            "sa_v2 was built with qkv_bias=True; SelfAttention_v1 has no biases"
+        )
     with torch.no_grad():  # a copy, not a step of the computation graph
         sa_v1.W_query.copy_(sa_v2.W_query.weight.T)  # (d_out, d_in).T -> (d_in, d_out)
         sa_v1.W_key.copy_(sa_v2.W_key.weight.T)
@@ -140,7 +148,9 @@ class SelfAttentionWithWeights(nn.Module):
     def __init__(self, embed_dim: int):
         super().__init__()
         self.embed_dim = check_positive_int(embed_dim, "embed_dim")
-        self.scale = math.sqrt(embed_dim)  # a float: it follows the module to any device
+        self.scale = math.sqrt(
+            embed_dim
+        )  # a float: it follows the module to any device
         self.W_query = nn.Linear(embed_dim, embed_dim, bias=False)
         self.W_key = nn.Linear(embed_dim, embed_dim, bias=False)
         self.W_value = nn.Linear(embed_dim, embed_dim, bias=False)

@@ -71,7 +71,9 @@ def softmax_naive(attn_scores: torch.Tensor) -> torch.Tensor:
     return exp / exp.sum(dim=-1, keepdim=True)
 
 
-def context_vec_by_loop(inputs: torch.Tensor, attn_weights: torch.Tensor) -> torch.Tensor:
+def context_vec_by_loop(
+    inputs: torch.Tensor, attn_weights: torch.Tensor
+) -> torch.Tensor:
     """One context vector: the sum of the input rows, each scaled by its attention weight.
 
     >>> import torch
@@ -119,5 +121,7 @@ def all_context_vecs(inputs: torch.Tensor) -> torch.Tensor:
     >>> all_context_vecs(example_inputs())[1]
     tensor([0.4419, 0.6515, 0.5683])
     """
-    attn_weights = torch.softmax(all_attn_scores(inputs), dim=-1)  # (T, T), rows sum to 1
+    attn_weights = torch.softmax(
+        all_attn_scores(inputs), dim=-1
+    )  # (T, T), rows sum to 1
     return attn_weights @ inputs  # (T, T) @ (T, d) -> (T, d)

@@ -31,15 +31,24 @@ from chapter3.seeding import seed_all
 
 @dataclass(frozen=True)
 class Recipe:
-    """Every choice of a training run; ``ORIGINAL_RECIPE`` and ``FAST_RECIPE`` are the named ones."""
+    """Every choice of a training run (``ORIGINAL_RECIPE`` and ``FAST_RECIPE`` are named)."""
 
     name: str
     model: GPTConfig = field(default_factory=GPTConfig)
-    data: str = "original"  # "original": sampled with replacement, then split; "disjoint": see below
+    # "original": sampled with replacement, then split; "disjoint": see below
+    data: str = "original"
     dataset_size: int = 10_000  # "original" data: equations drawn (with replacement)
     data_seed: int = 1337  # "original" data: the generator of create_add_dataset
-    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)  # "original" data: train/val/test
-    disjoint_sizes: tuple[int, int, int] = (8000, 1000, 1000)  # "disjoint" data: distinct strings
+    fractions: tuple[float, float, float] = (
+        0.7,
+        0.2,
+        0.1,
+    )  # "original" data: train/val/test
+    disjoint_sizes: tuple[int, int, int] = (
+        8000,
+        1000,
+        1000,
+    )  # "disjoint" data: distinct strings
     split_seed: int = 1992
     batch_size: int = 256
     epochs: int = 30
@@ -50,7 +59,9 @@ class Recipe:
     warmup_epochs: float = 3.0
     grad_clip: float = 1.0
     init_seed: int = 42  # seeds the weights and the shuffling
-    threads: int | None = None  # torch.set_num_threads during training (None: leave as is)
+    threads: int | None = (
+        None  # torch.set_num_threads during training (None: leave as is)
+    )
 
 
 ORIGINAL_RECIPE = Recipe(name="original")
@@ -114,7 +125,9 @@ class WarmupLinearSchedule:
     def __call__(self, step: int) -> float:
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
-        return max(0.0, (self.total_steps - step) / (self.total_steps - self.warmup_steps))
+        return max(
+            0.0, (self.total_steps - step) / (self.total_steps - self.warmup_steps)
+        )
 
 
 def make_schedule(
@@ -143,7 +156,9 @@ def make_schedule(
     elif recipe.schedule == "warmup_linear":
         factor = WarmupLinearSchedule(warmup, recipe.epochs * steps_per_epoch)
     else:
-        raise ValueError(f"unknown schedule {recipe.schedule!r}: use 'noam' or 'warmup_linear'")
+        raise ValueError(
+            f"unknown schedule {recipe.schedule!r}: use 'noam' or 'warmup_linear'"
+        )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
 
 
@@ -167,9 +182,13 @@ class History:
 
     recipe: str
     epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)  # mean over the epoch's batches
+    train_loss: list[float] = field(
+        default_factory=list
+    )  # mean over the epoch's batches
     val_loss: list[float] = field(default_factory=list)  # after the epoch, dropout off
-    test_accuracy: list[float] = field(default_factory=list)  # exact match, greedy decoding
+    test_accuracy: list[float] = field(
+        default_factory=list
+    )  # exact match, greedy decoding
     lr: list[float] = field(default_factory=list)  # at the end of the epoch
     train_seconds: float = 0.0  # optimisation steps only
     wall_seconds: float = 0.0  # including the per-epoch validation and test decoding
@@ -177,8 +196,12 @@ class History:
     num_val: int = 0
     num_test: int = 0
     train_coverage: int = 0  # distinct equations in the training split
-    test_in_train: int = 0  # test equations whose string also occurs in the training split
-    wrong: list[tuple[str, str]] = field(default_factory=list)  # final (expected, predicted)
+    test_in_train: int = (
+        0  # test equations whose string also occurs in the training split
+    )
+    wrong: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # final (expected, predicted)
     threads: int = 0
 
     @property
@@ -199,26 +222,35 @@ def build_data(recipe: Recipe):
     """The recipe's loaders (an :class:`chapter3.adder.AdderLoaders`)."""
     if recipe.data == "original":
         dataset, _ = create_add_dataset(2, recipe.dataset_size, seed=recipe.data_seed)
-        return make_loaders(dataset, recipe.batch_size, recipe.fractions, recipe.split_seed)
+        return make_loaders(
+            dataset, recipe.batch_size, recipe.fractions, recipe.split_seed
+        )
     if recipe.data == "disjoint":
         from torch.utils.data import DataLoader
 
         train, val, test = (
-            EquationDataset(s) for s in disjoint_split(2, recipe.disjoint_sizes, recipe.split_seed)
+            EquationDataset(s)
+            for s in disjoint_split(2, recipe.disjoint_sizes, recipe.split_seed)
         )
         collate = PadCollate(PAD)
         from chapter3.adder import AdderLoaders
 
         return AdderLoaders(
-            train, val, test,
-            DataLoader(train, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate),
+            train,
+            val,
+            test,
+            DataLoader(
+                train, batch_size=recipe.batch_size, shuffle=True, collate_fn=collate
+            ),
             DataLoader(val, batch_size=1024, shuffle=False, collate_fn=collate),
             DataLoader(test, batch_size=1024, shuffle=False, collate_fn=collate),
         )
     raise ValueError(f"recipe.data must be 'seed' or 'disjoint', got {recipe.data!r}")
 
 
-def train_epoch(model, loader, optimizer, scheduler=None, grad_clip=1.0, progress=None) -> float:
+def train_epoch(
+    model, loader, optimizer, scheduler=None, grad_clip=1.0, progress=None
+) -> float:
     """One pass over ``loader`` with teacher forcing; returns the mean batch loss."""
     model.train()
     device = next(model.parameters()).device
@@ -254,8 +286,11 @@ def validate(model, loader) -> float:
     losses = []
     for x in loader:
         batch = construct_batches(x)
-        logits = model(batch.input.to(device), batch.target_padding_mask.to(device),
-                       batch.future_mask.to(device))
+        logits = model(
+            batch.input.to(device),
+            batch.target_padding_mask.to(device),
+            batch.future_mask.to(device),
+        )
         losses.append(adder_loss(logits, batch.target.to(device)).item())
     model.train(was_training)
     return sum(losses) / len(losses)
@@ -295,8 +330,9 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
     seed_all(recipe.init_seed)
     loaders = build_data(recipe)
     model = GPTDecoder(recipe.model).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=recipe.betas,
-                                 eps=recipe.eps)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps
+    )
     steps_per_epoch = len(loaders.train_loader)
     scheduler = make_schedule(optimizer, recipe, steps_per_epoch)
 
@@ -312,14 +348,19 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
         test_in_train=sum(s in train_unique for s in test_strings),
         threads=torch.get_num_threads(),
     )
-    bar = tqdm(total=recipe.epochs * steps_per_epoch, disable=not progress,
-               desc=f"train ({recipe.name})", leave=False)
+    bar = tqdm(
+        total=recipe.epochs * steps_per_epoch,
+        disable=not progress,
+        desc=f"train ({recipe.name})",
+        leave=False,
+    )
     wall_start = time.perf_counter()
     result = None
     for epoch in range(1, recipe.epochs + 1):
         start = time.perf_counter()
-        train_loss = train_epoch(model, loaders.train_loader, optimizer, scheduler,
-                                 recipe.grad_clip, bar)
+        train_loss = train_epoch(
+            model, loaders.train_loader, optimizer, scheduler, recipe.grad_clip, bar
+        )
         history.train_seconds += time.perf_counter() - start
         val_loss = validate(model, loaders.val_loader)
         result = evaluate(model, test_strings)
@@ -329,8 +370,10 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
         history.test_accuracy.append(result.accuracy)
         history.lr.append(optimizer.param_groups[0]["lr"])
         if log is not None:
-            log(f"epoch {epoch:2d}: train_loss {train_loss:.5f}  val_loss {val_loss:.5f}  "
-                f"test_acc {result.accuracy:.4f}  ({history.train_seconds:.1f} s)")
+            log(
+                f"epoch {epoch:2d}: train_loss {train_loss:.5f}  val_loss {val_loss:.5f}  "
+                f"test_acc {result.accuracy:.4f}  ({history.train_seconds:.1f} s)"
+            )
     bar.close()
     history.wall_seconds = time.perf_counter() - wall_start
     history.wrong = list(result.wrong)

@@ -60,8 +60,9 @@ def encode(prompt: str, vocab: dict[str, int]) -> torch.Tensor:
     return torch.tensor(ids)  # (T,)
 
 
-def embed_tokens(token_ids: torch.Tensor, vocab_size: int = 50_000, dim: int = 3,
-                 seed: int = 123) -> torch.Tensor:
+def embed_tokens(
+    token_ids: torch.Tensor, vocab_size: int = 50_000, dim: int = 3, seed: int = 123
+) -> torch.Tensor:
     """Seed torch, build ``nn.Embedding(vocab_size, dim)`` and look the ids up, detached.
 
     ``.detach()`` returns the rows as plain data, outside the autograd graph: the embedding
@@ -75,7 +76,9 @@ def embed_tokens(token_ids: torch.Tensor, vocab_size: int = 50_000, dim: int = 3
     if not isinstance(token_ids, torch.Tensor) or token_ids.is_floating_point():
         raise TypeError("token_ids must be an integer torch.Tensor")
     if token_ids.numel() and (token_ids.min() < 0 or token_ids.max() >= vocab_size):
-        raise ValueError(f"token ids must lie in [0, {vocab_size}), got {token_ids.tolist()}")
+        raise ValueError(
+            f"token ids must lie in [0, {vocab_size}), got {token_ids.tolist()}"
+        )
     torch.manual_seed(seed)
     embedder = nn.Embedding(vocab_size, dim)
     return embedder(token_ids).detach()  # (T, dim)

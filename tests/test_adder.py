@@ -57,7 +57,12 @@ TINY = dataclasses.replace(
 def test_vocabulary_ids_are_the_seeds():
     assert len(TOKEN_TO_INDEX) == 18
     assert [TOKEN_TO_INDEX[t] for t in "+*-="] == [10, 11, 12, 13]
-    assert [TOKEN_TO_INDEX[t] for t in ("<EOS>", "<BOS>", "<pad>", "??")] == [14, 15, 16, 17]
+    assert [TOKEN_TO_INDEX[t] for t in ("<EOS>", "<BOS>", "<pad>", "??")] == [
+        14,
+        15,
+        16,
+        17,
+    ]
     assert (EOS, BOS, PAD) == (14, 15, 16)
 
 
@@ -108,10 +113,18 @@ def test_seed_split_overlaps_and_disjoint_split_does_not():
     loaders = build_data(ORIGINAL_RECIPE)
     train_set = set(split_strings(loaders.train_set))
     test = split_strings(loaders.test_set)
-    assert (len(loaders.train_set), len(loaders.val_set), len(test)) == (7000, 2000, 1000)
+    assert (len(loaders.train_set), len(loaders.val_set), len(test)) == (
+        7000,
+        2000,
+        1000,
+    )
     assert len(train_set) == 5008  # distinct equations among the 7,000 drawn
-    assert sum(t in train_set for t in test) == 518  # test equations also seen in training
-    train, val, test = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)
+    assert (
+        sum(t in train_set for t in test) == 518
+    )  # test equations also seen in training
+    train, val, test = disjoint_split(
+        2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed
+    )
     assert not (set(train) & set(test)) and not (set(train) & set(val))
     assert len(set(train)) == 8000
 
@@ -137,7 +150,9 @@ def test_make_schedule_builds_each_recipes_factor():
     for _ in range(62):
         opt.step()
         sched.step()
-    assert opt.param_groups[0]["lr"] == FAST_RECIPE.lr  # the last warm-up step is the peak
+    assert (
+        opt.param_groups[0]["lr"] == FAST_RECIPE.lr
+    )  # the last warm-up step is the peak
     with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
         make_schedule(optimizer(1.0), replace(FAST_RECIPE, schedule="cosine"), 10)
     with pytest.raises(ValueError, match="steps_per_epoch"):
@@ -149,7 +164,9 @@ def test_loss_example_of_seed_003_by_loop_and_in_one_call():
     logits = torch.randn(B, L, V, generator=torch.Generator().manual_seed(42))
     targets = torch.randint(0, V, (B, L), generator=torch.Generator().manual_seed(42))
     ce = torch.nn.CrossEntropyLoss()
-    loop = sum(ce(logits[i, j][None], targets[i, j][None]) for i in range(B) for j in range(L))
+    loop = sum(
+        ce(logits[i, j][None], targets[i, j][None]) for i in range(B) for j in range(L)
+    )
     assert f"{float(loop / (B * L)):.4f}" == "1.7008"
     assert torch.allclose(ce(logits.permute(0, 2, 1), targets), loop / (B * L))
     assert torch.allclose(adder_loss(logits, targets), loop / (B * L))
@@ -185,36 +202,53 @@ def test_batched_decoding_equals_the_loop(tiny_model):
     loop = evaluate_one_by_one(tiny_model, equations)
     assert batched.wrong == loop.wrong == uncached.wrong
     assert batched.accuracy == loop.accuracy and batched.total == 60
-    assert len(loop.wrong) > 0  # an untrained model: the comparison covers wrong answers too
+    assert (
+        len(loop.wrong) > 0
+    )  # an untrained model: the comparison covers wrong answers too
 
 
 def test_greedy_decode_with_and_without_cache_gives_the_same_tokens(tiny_model):
-    prompts = torch.stack([encode_equation(e)[:7] for e in disjoint_split(2, (0, 0, 40), 5)[2]])
-    assert torch.equal(greedy_decode(tiny_model, prompts), greedy_decode(tiny_model, prompts,
-                                                                         use_cache=False))
+    prompts = torch.stack(
+        [encode_equation(e)[:7] for e in disjoint_split(2, (0, 0, 40), 5)[2]]
+    )
+    assert torch.equal(
+        greedy_decode(tiny_model, prompts),
+        greedy_decode(tiny_model, prompts, use_cache=False),
+    )
 
 
 def test_shared_prefixes_are_computed_once_and_decode_like_the_loop(tiny_model):
     # 200 questions of the fast recipe's test split share few "<BOS>ab+" prefixes
-    equations = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[2][:200]
+    equations = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[
+        2
+    ][:200]
     prompts = torch.stack([encode_equation(e)[:7] for e in equations])  # (200, 7)
     with torch.inference_mode():
         cache, shared = prefill_shared_prefixes(tiny_model, prompts, max_len=11)
         assert shared == 4 and cache.length == 4
         # the shared keys and values, then the rest of each prompt: the full pass's last logits
-        rest = tiny_model.forward_cached(prompts[:, 4:], cache, prompts != PAD, last_only=True)
+        rest = tiny_model.forward_cached(
+            prompts[:, 4:], cache, prompts != PAD, last_only=True
+        )
         assert torch.allclose(rest[:, 0], tiny_model(prompts)[:, -1], atol=1e-5)
-    batched, loop = evaluate(tiny_model, equations), evaluate_one_by_one(tiny_model, equations)
+    batched, loop = (
+        evaluate(tiny_model, equations),
+        evaluate_one_by_one(tiny_model, equations),
+    )
     assert batched.wrong == loop.wrong and len(loop.wrong) > 0
 
 
 def test_shared_prefixes_edge_cases(tiny_model):
     one = encode_equation("15+57=072")[None, :7]
-    assert prefill_shared_prefixes(tiny_model, one, max_len=11)[1] == 0  # nothing to share
+    assert (
+        prefill_shared_prefixes(tiny_model, one, max_len=11)[1] == 0
+    )  # nothing to share
     all_differ = torch.tensor([[1, 2], [3, 4]])
     assert prefill_shared_prefixes(tiny_model, all_differ, max_len=11)[1] == 0
     bad = torch.tensor([[15, 1, 5], [15, 1, 18]])
-    with pytest.raises(ValueError, match=r"token ids must lie in 0..17, got values in 1..18"):
+    with pytest.raises(
+        ValueError, match=r"token ids must lie in 0..17, got values in 1..18"
+    ):
         prefill_shared_prefixes(tiny_model, bad, max_len=11)
     assert greedy_decode(tiny_model, one).shape[0] == 1
 
@@ -229,7 +263,9 @@ def test_checkpoint_round_trip(tmp_path, tiny_model):
 
 def test_checkpoint_of_another_config_is_a_clear_error(tmp_path, tiny_model):
     path = save_checkpoint(tiny_model, tmp_path / "m.pt")
-    with pytest.raises(ValueError, match=r"another configuration: d_model=16 \(expected 128\)"):
+    with pytest.raises(
+        ValueError, match=r"another configuration: d_model=16 \(expected 128\)"
+    ):
         load_checkpoint(path, expected_config=GPTConfig())
 
 

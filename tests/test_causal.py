@@ -8,18 +8,26 @@ from chapter3.masks import masked_softmax
 
 # The six embeddings of "Your journey starts with one step" (chapter 3.3).
 INPUTS = torch.tensor(
-    [[0.43, 0.15, 0.89], [0.55, 0.87, 0.66], [0.57, 0.85, 0.64],
-     [0.22, 0.58, 0.33], [0.77, 0.25, 0.10], [0.05, 0.80, 0.55]]
+    [
+        [0.43, 0.15, 0.89],
+        [0.55, 0.87, 0.66],
+        [0.57, 0.85, 0.64],
+        [0.22, 0.58, 0.33],
+        [0.77, 0.25, 0.10],
+        [0.05, 0.80, 0.55],
+    ]
 )
 
 # The causal attention weights of 3.5 (SelfAttention_v2 weights of seed 789).
 CAUSAL_WEIGHTS = torch.tensor(
-    [[1.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000],
-     [0.5517, 0.4483, 0.0000, 0.0000, 0.0000, 0.0000],
-     [0.3800, 0.3097, 0.3103, 0.0000, 0.0000, 0.0000],
-     [0.2758, 0.2460, 0.2462, 0.2319, 0.0000, 0.0000],
-     [0.2175, 0.1983, 0.1984, 0.1888, 0.1971, 0.0000],
-     [0.1935, 0.1663, 0.1666, 0.1542, 0.1666, 0.1529]]
+    [
+        [1.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000],
+        [0.5517, 0.4483, 0.0000, 0.0000, 0.0000, 0.0000],
+        [0.3800, 0.3097, 0.3103, 0.0000, 0.0000, 0.0000],
+        [0.2758, 0.2460, 0.2462, 0.2319, 0.0000, 0.0000],
+        [0.2175, 0.1983, 0.1984, 0.1888, 0.1971, 0.0000],
+        [0.1935, 0.1663, 0.1666, 0.1542, 0.1666, 0.1529],
+    ]
 )
 
 
@@ -33,8 +41,14 @@ def test_chapter_output_on_the_stacked_batch():
     batch = torch.stack((INPUTS, INPUTS))  # (2, 6, 3)
     out = make()(batch)
     expected = torch.tensor(
-        [[-0.4519, 0.2216], [-0.5874, 0.0058], [-0.6300, -0.0632],
-         [-0.5675, -0.0843], [-0.5526, -0.0981], [-0.5299, -0.1081]]
+        [
+            [-0.4519, 0.2216],
+            [-0.5874, 0.0058],
+            [-0.6300, -0.0632],
+            [-0.5675, -0.0843],
+            [-0.5526, -0.0981],
+            [-0.5299, -0.1081],
+        ]
     )
     assert out.shape == (2, 6, 2)
     torch.testing.assert_close(out[0], expected, atol=1e-4, rtol=0)
@@ -42,7 +56,9 @@ def test_chapter_output_on_the_stacked_batch():
 
 
 def test_seed_789_gives_the_chapter_causal_weights_by_both_routes():
-    ca = make(seed=789)  # same creation order as SelfAttention_v2: W_query, W_key, W_value
+    ca = make(
+        seed=789
+    )  # same creation order as SelfAttention_v2: W_query, W_key, W_value
     with torch.no_grad():
         scores = ca.W_query(INPUTS) @ ca.W_key(INPUTS).T
         weights = torch.softmax(scores / 2**0.5, dim=-1)
@@ -60,12 +76,16 @@ def test_changing_the_last_token_never_changes_earlier_outputs():
     y[:, -1] = torch.rand(2, 3) * 10
     a, b = ca(x), ca(y)
     torch.testing.assert_close(a[:, :-1], b[:, :-1], atol=0, rtol=0)
-    assert not torch.allclose(a[:, -1], b[:, -1])  # the last position did see the change
+    assert not torch.allclose(
+        a[:, -1], b[:, -1]
+    )  # the last position did see the change
 
 
 def test_padded_keys_do_not_change_real_positions():
     ca = make(context_length=5)
-    pad = torch.tensor([[True, True, True, False, False], [True, True, True, True, False]])
+    pad = torch.tensor(
+        [[True, True, True, False, False], [True, True, True, True, False]]
+    )
     x = torch.rand(2, 5, 3)
     y = x.clone()
     y[0, 3:] = 100.0  # padded positions of sample 0
@@ -78,11 +98,17 @@ def test_padded_keys_do_not_change_real_positions():
 def test_a_query_with_no_visible_key_gives_zeros_and_finite_gradients():
     ca = make(context_length=4)
     x = torch.rand(2, 4, 3, requires_grad=True)
-    pad = torch.tensor([[False, False, False, False], [False, True, True, False]])  # left padded
+    pad = torch.tensor(
+        [[False, False, False, False], [False, True, True, False]]
+    )  # left padded
     out = ca(x, attn_mask=pad[:, None, :])
     assert not out.isnan().any()
-    assert torch.equal(out[0], torch.zeros(4, 2))  # nothing visible anywhere in sample 0
-    assert torch.equal(out[1, 0], torch.zeros(2))  # query 0 of sample 1 sees only a padded key
+    assert torch.equal(
+        out[0], torch.zeros(4, 2)
+    )  # nothing visible anywhere in sample 0
+    assert torch.equal(
+        out[1, 0], torch.zeros(2)
+    )  # query 0 of sample 1 sees only a padded key
     out.sum().backward()
     assert torch.isfinite(x.grad).all()
 
@@ -99,16 +125,22 @@ def test_dropout_scales_kept_weights_and_is_off_in_eval():
     torch.manual_seed(123)
     dropped = torch.nn.Dropout(0.5)(CAUSAL_WEIGHTS)
     kept = dropped != 0
-    torch.testing.assert_close(dropped[kept], 2 * CAUSAL_WEIGHTS[kept])  # 1 / (1 - p) = 2
+    torch.testing.assert_close(
+        dropped[kept], 2 * CAUSAL_WEIGHTS[kept]
+    )  # 1 / (1 - p) = 2
 
 
 def test_mask_is_a_buffer_in_state_dict_that_follows_to():
     ca = make()
     assert "mask" in ca.state_dict()
     assert "mask" not in dict(ca.named_parameters())
-    assert torch.equal(ca.mask, torch.triu(torch.ones(6, 6, dtype=torch.bool), diagonal=1))
+    assert torch.equal(
+        ca.mask, torch.triu(torch.ones(6, 6, dtype=torch.bool), diagonal=1)
+    )
     moved = make().to("meta")  # a device move without a GPU: every buffer goes along
-    assert moved.mask.device.type == "meta" and moved.W_query.weight.device.type == "meta"
+    assert (
+        moved.mask.device.type == "meta" and moved.W_query.weight.device.type == "meta"
+    )
     if torch.cuda.is_available():  # pragma: no cover - CPU machines
         assert make().to("cuda").mask.is_cuda
     restored = make(seed=1)
@@ -139,7 +171,9 @@ def test_bad_dropout_raises_value_error(p):
 
 @pytest.mark.parametrize("shape", [(2, 6), (2, 6, 5), (3, 6, 6), (2, 1, 6, 6)])
 def test_mask_that_cannot_broadcast_raises_value_error(shape):
-    with pytest.raises(ValueError, match=r"cannot broadcast to the attention scores \(B, T, T\)"):
+    with pytest.raises(
+        ValueError, match=r"cannot broadcast to the attention scores \(B, T, T\)"
+    ):
         make()(torch.rand(2, 6, 3), attn_mask=torch.ones(shape, dtype=torch.bool))
 
 

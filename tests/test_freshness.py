@@ -79,7 +79,9 @@ def _make_book(tmp: Path, with_freshness: bool) -> Path:
         extensions.insert(0, "freshness")
         cache_key = 'watched_hash([HERE / "tinypkg"])'
     (book / "conf.py").write_text(
-        CONF.format(ext=str(ROOT / "docs" / "_ext"), extensions=extensions, cache_key=cache_key)
+        CONF.format(
+            ext=str(ROOT / "docs" / "_ext"), extensions=extensions, cache_key=cache_key
+        )
     )
     (book / "index.rst").write_text(
         "Book\n====\n\n.. toctree::\n\n   page\n   auto_gallery/index\n"
@@ -91,7 +93,10 @@ def _build(book: Path) -> tuple[str, str, str]:
     env = dict(os.environ, PYTHONPATH=str(book), MPLBACKEND="Agg")
     run = subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "html", str(book), str(book / "_build")],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     page = (book / "_build" / "page.html").read_text()
@@ -113,7 +118,9 @@ def test_package_change_reexecutes_pages_and_scripts(tmp_path, with_freshness):
     page, script, _ = _build(book)
     if with_freshness:
         assert "page says two" in page, "the page kept output of the old package"
-        assert "script says two" in script, "the gallery script kept output of the old package"
+        assert "script says two" in script, (
+            "the gallery script kept output of the old package"
+        )
     else:
         # Without the extension, both caches serve stale output under a green build: this is
         # the failure the extension exists to prevent.

@@ -42,7 +42,9 @@ def run_script(script: Path, timeout: int = 240, **env) -> subprocess.CompletedP
 def test_scripts_are_found_in_every_section():
     assert SCRIPTS, "no gallery scripts found"
     for script in SCRIPTS:
-        assert script.parent.name in SECTIONS, f"{script} is outside the gallery's sections"
+        assert script.parent.name in SECTIONS, (
+            f"{script} is outside the gallery's sections"
+        )
     for section in SECTIONS:
         assert (ROOT / "gallery" / section / "README.txt").is_file()
 
@@ -51,7 +53,9 @@ def test_scripts_are_found_in_every_section():
 def test_script_is_a_gallery_example(script):
     text = script.read_text(encoding="utf-8")
     title = re.match(r'"""\n(.+)\n(=+)\n', text)
-    assert title, f"{script.name} must open with a docstring whose first line is the title"
+    assert title, (
+        f"{script.name} must open with a docstring whose first line is the title"
+    )
     assert len(title.group(2)) >= len(title.group(1)), "title underline too short"
     assert text.count("# %%") >= 2, "cells with prose between them (# %%)"
     assert "plt.show()" in text, "a gallery example shows at least one figure"
@@ -78,11 +82,18 @@ def test_train_adder_prints_its_accuracy_and_answers():
         re.MULTILINE,
     )
     assert match, result.stdout
-    accuracy, correct, total = float(match.group(1)), int(match.group(2)), int(match.group(3))
+    accuracy, correct, total = (
+        float(match.group(1)),
+        int(match.group(2)),
+        int(match.group(3)),
+    )
     assert total == 1000 and accuracy == pytest.approx(100 * correct / total, abs=0.005)
     assert accuracy >= 99.0, f"the fast recipe's adder reached only {accuracy}%"
     # the hardest carries are answered, and every line of the table says "yes"
-    for line in ("99+99=   99+99=198   99+99=198    yes", "50+50=   50+50=100   50+50=100    yes"):
+    for line in (
+        "99+99=   99+99=198   99+99=198    yes",
+        "50+50=   50+50=100   50+50=100    yes",
+    ):
         assert line in result.stdout
     table = result.stdout.split("in training split", 1)[1].strip().splitlines()
     assert len(table) == 11 and all(row.split()[3] == "yes" for row in table), table
@@ -117,7 +128,9 @@ PAGE = """
 """
 
 
-def fake_gallery(tmp_path, name="plot_a.py", seconds="1.250", alt="A line", image=True, cost=1.25):
+def fake_gallery(
+    tmp_path, name="plot_a.py", seconds="1.250", alt="A line", image=True, cost=1.25
+):
     src = tmp_path / "docs"
     examples, gallery = tmp_path / "gallery", src / "auto_gallery"
     (gallery / "images").mkdir(parents=True)
@@ -137,7 +150,9 @@ def fake_gallery(tmp_path, name="plot_a.py", seconds="1.250", alt="A line", imag
         "ignore_pattern": r"__init__\.py",
         "failing_examples": {},
     }
-    app = SimpleNamespace(srcdir=str(src), config=SimpleNamespace(sphinx_gallery_conf=conf))
+    app = SimpleNamespace(
+        srcdir=str(src), config=SimpleNamespace(sphinx_gallery_conf=conf)
+    )
     return app, examples / name
 
 
@@ -165,7 +180,9 @@ def test_guard_fails_a_script_that_did_not_run(tmp_path, kwargs, message):
 
 def test_guard_reports_failing_scripts(tmp_path):
     app, script = fake_gallery(tmp_path)
-    app.config.sphinx_gallery_conf["failing_examples"] = {str(script): "Traceback: boom"}
+    app.config.sphinx_gallery_conf["failing_examples"] = {
+        str(script): "Traceback: boom"
+    }
     with pytest.raises(Exception, match="boom"):
         gallery_guard.check_gallery(app)
 
@@ -257,7 +274,9 @@ def test_guard_in_a_real_build(tmp_path):
     assert "does not exist" in lost.stderr
 
     # a script that raises fails the build (sphinx-gallery's default, kept on purpose)
-    (gallery / "plot_line.py").write_text(SCRIPT.format(slope=1) + "\nraise RuntimeError('x')\n")
+    (gallery / "plot_line.py").write_text(
+        SCRIPT.format(slope=1) + "\nraise RuntimeError('x')\n"
+    )
     failed = sphinx_build(src)
     assert failed.returncode != 0
     assert "RuntimeError" in failed.stderr

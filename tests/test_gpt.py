@@ -15,7 +15,9 @@ from chapter3.masks import causal_attend_mask
 
 
 def small_config(**kw):
-    base = dict(vocab_size=18, max_seq_len=11, d_model=16, num_heads=2, num_layers=2, d_ff=32)
+    base = dict(
+        vocab_size=18, max_seq_len=11, d_model=16, num_heads=2, num_layers=2, d_ff=32
+    )
     base.update(kw)
     return GPTConfig(**base)
 
@@ -26,7 +28,11 @@ def test_seed_model_has_270226_parameters():
     # where they live: 2 blocks of 131,968, embeddings 2,304 + 1,408, final norm 256, head 2,322
     block = sum(p.numel() for p in model.decoder_blocks[0].parameters())
     assert block == 131_968
-    assert model.head.weight.shape == (18, 128) and model.pos_embed.shape == (1, 11, 128)
+    assert model.head.weight.shape == (18, 128) and model.pos_embed.shape == (
+        1,
+        11,
+        128,
+    )
 
 
 def test_projections_have_no_bias_and_every_matrix_is_xavier():
@@ -65,8 +71,10 @@ def test_without_future_mask_the_future_leaks():
     everything = torch.ones(6, 6, dtype=torch.bool)
     changed = x.clone()
     changed[:, -1] = (changed[:, -1] + 1) % 18
-    assert not torch.allclose(model(x, future_mask=everything)[:, 0],
-                              model(changed, future_mask=everything)[:, 0])
+    assert not torch.allclose(
+        model(x, future_mask=everything)[:, 0],
+        model(changed, future_mask=everything)[:, 0],
+    )
 
 
 def test_attention_weights_of_every_layer_are_returned_and_stored():
@@ -77,8 +85,12 @@ def test_attention_weights_of_every_layer_are_returned_and_stored():
     assert logits.shape == (2, 7, 18)
     assert len(maps) == 2 and all(m.shape == (2, 2, 7, 7) for m in maps)
     assert torch.allclose(maps[0].sum(-1), torch.ones(2, 2, 7))
-    assert torch.equal(maps[0].triu(1), torch.zeros_like(maps[0]))  # nothing above the diagonal
-    assert all(torch.equal(a, b) for a, b in zip(model.attention_maps(), maps, strict=True))
+    assert torch.equal(
+        maps[0].triu(1), torch.zeros_like(maps[0])
+    )  # nothing above the diagonal
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.attention_maps(), maps, strict=True)
+    )
 
 
 def test_masks_in_all_accepted_shapes_agree():
@@ -119,7 +131,9 @@ def test_addnorm_is_layer_norm_of_x_plus_sublayer_of_dropped_x():
     torch.manual_seed(1)
     out = add_norm(x, lambda z: seen.append(z) or 2 * z)
     # the sublayer received a dropped-out x (some entries zero, others scaled by 2)
-    assert (seen[0] == 0).any() and torch.allclose(seen[0][seen[0] != 0], 2 * x[seen[0] != 0])
+    assert (seen[0] == 0).any() and torch.allclose(
+        seen[0][seen[0] != 0], 2 * x[seen[0] != 0]
+    )
     assert torch.allclose(out, add_norm.layer_norm(x + 2 * seen[0]))
 
 
@@ -129,7 +143,9 @@ def test_seed_layer_norm_uses_unbiased_std_plus_eps():
     torch_ln = nn.LayerNorm(4)(x)
     assert torch.allclose(ours, (x - x.mean()) / (x.std() + 1e-6))
     # biased vs unbiased: the ratio is sqrt((N - 1) / N) for N = 4 (eps aside)
-    assert torch.allclose(ours / torch_ln, torch.full_like(x, (3 / 4) ** 0.5), atol=1e-4)
+    assert torch.allclose(
+        ours / torch_ln, torch.full_like(x, (3 / 4) ** 0.5), atol=1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -179,7 +195,7 @@ def test_cached_forward_equals_full_forward():
     full = model(x)
     cache = KVCache(num_layers=2)
     parts = [model.forward_cached(x[:, :5], cache)]
-    parts += [model.forward_cached(x[:, t:t + 1], cache) for t in range(5, 9)]
+    parts += [model.forward_cached(x[:, t : t + 1], cache) for t in range(5, 9)]
     assert torch.allclose(torch.cat(parts, dim=1), full, atol=1e-5)
     assert cache.length == 9 and cache.keys[0].shape == (3, 2, 9, 8)
     with pytest.raises(ValueError, match="exceed max_seq_len=11"):
@@ -195,9 +211,14 @@ def test_preallocated_cache_writes_in_place_and_gives_the_same_logits():
     grown, preallocated = KVCache(num_layers=2), KVCache(num_layers=2, max_len=11)
     for cache in (grown, preallocated):
         parts = [model.forward_cached(x[:, :5], cache)]
-        parts += [model.forward_cached(x[:, t:t + 1], cache) for t in range(5, 9)]
+        parts += [model.forward_cached(x[:, t : t + 1], cache) for t in range(5, 9)]
         assert torch.allclose(torch.cat(parts, dim=1), model(x), atol=1e-5)
-        assert cache.length == 9 and cache.keys[0].shape == cache.values[1].shape == (3, 2, 9, 8)
+        assert cache.length == 9 and cache.keys[0].shape == cache.values[1].shape == (
+            3,
+            2,
+            9,
+            8,
+        )
     # one buffer of max_len positions, allocated at the first call and never replaced
     assert preallocated._keys[0].shape == (3, 2, 11, 8)
     assert torch.equal(grown.keys[1], preallocated.keys[1])
@@ -229,7 +250,9 @@ def test_forward_cached_last_only_gives_the_last_position_of_the_full_pass():
     model = GPTDecoder(small_config()).eval()
     x = torch.randint(0, 16, (4, 8))
     padding = torch.ones(4, 8, dtype=torch.bool)
-    padding[1, 2] = False  # one hidden key, to check the mask's last row is the one used
+    padding[1, 2] = (
+        False  # one hidden key, to check the mask's last row is the one used
+    )
     full = model(x, padding)
     cache = KVCache(num_layers=2, max_len=11)
     first = model.forward_cached(x[:, :6], cache, padding[:, :6], last_only=True)

@@ -54,27 +54,37 @@ def test_target_batch_padding_mask():
 
 
 def test_first_sample_rows_hide_padded_keys_not_padded_queries():
-    attend = combine_attend_masks(padding_attend_mask(TARGET_BATCH, 16), causal_attend_mask(5))[:, 0]  # (B, L, L)
+    attend = combine_attend_masks(
+        padding_attend_mask(TARGET_BATCH, 16), causal_attend_mask(5)
+    )[:, 0]  # (B, L, L)
     assert attend[0, 0].tolist() == [True, False, False, False, False]  # first token
     # The fourth token is padding, yet its row is not all False: the padding mask runs along
     # the key axis, so the padded query still sees the three real tokens before it.
     assert attend[0, 3].tolist() == [True, True, True, False, False]
     assert not attend[0, :, 3:].any()  # no query ever sees a padded key
-    assert attend.any(dim=-1).all()  # right padding never leaves a row with nothing visible
+    assert attend.any(
+        dim=-1
+    ).all()  # right padding never leaves a row with nothing visible
 
 
 def test_seed_style_expand_gives_the_same_mask():
     b, seq_len = TARGET_BATCH.shape
     pad = padding_attend_mask(TARGET_BATCH, 16)
-    future = causal_attend_mask(5).view(1, seq_len, seq_len).expand(b, -1, -1)  # (B, L, L)
+    future = (
+        causal_attend_mask(5).view(1, seq_len, seq_len).expand(b, -1, -1)
+    )  # (B, L, L)
     pad3 = pad.view(b, 1, seq_len).expand(b, seq_len, seq_len)  # (B, L, L)
-    assert torch.equal((pad3 & future).unsqueeze(1), combine_attend_masks(pad, causal_attend_mask(5)))
+    assert torch.equal(
+        (pad3 & future).unsqueeze(1), combine_attend_masks(pad, causal_attend_mask(5))
+    )
 
 
 def test_to_masked_fill_inverts_and_refuses_non_bool():
     m = causal_attend_mask(4)
     assert torch.equal(to_hide_mask(m), ~m)
-    assert torch.equal(to_hide_mask(m), m.int() == 0)  # what `mask == 0` does to a 0/1 mask
+    assert torch.equal(
+        to_hide_mask(m), m.int() == 0
+    )  # what `mask == 0` does to a 0/1 mask
     with pytest.raises(TypeError, match="boolean"):
         to_hide_mask(m.int())
 
@@ -91,15 +101,25 @@ def test_key_padding_shapes_and_checks():
 
 @pytest.mark.parametrize(
     ("shape", "ok"),
-    [((2, 1, 1, 5), True), ((1, 1, 5, 5), True), ((2, 4, 5, 5), True), ((2, 5), False),
-     ((2, 1, 5), False), ((3, 1, 5, 5), False), ((2, 2, 5, 5), False), ((2, 1, 5, 4), False)],
+    [
+        ((2, 1, 1, 5), True),
+        ((1, 1, 5, 5), True),
+        ((2, 4, 5, 5), True),
+        ((2, 5), False),
+        ((2, 1, 5), False),
+        ((3, 1, 5, 5), False),
+        ((2, 2, 5, 5), False),
+        ((2, 1, 5, 4), False),
+    ],
 )
 def test_check_attn_mask(shape, ok):
     mask = torch.ones(shape, dtype=torch.bool)
     if ok:
         assert check_attn_mask(mask, (2, 4, 5, 5)) is mask
     else:
-        with pytest.raises(ValueError, match=re.escape(f"shape {tuple(shape)} cannot broadcast")):
+        with pytest.raises(
+            ValueError, match=re.escape(f"shape {tuple(shape)} cannot broadcast")
+        ):
             check_attn_mask(mask, (2, 4, 5, 5))
 
 

@@ -16,11 +16,22 @@ from chapter3.multihead import (
 )
 
 INPUTS = torch.tensor(
-    [[0.43, 0.15, 0.89], [0.55, 0.87, 0.66], [0.57, 0.85, 0.64],
-     [0.22, 0.58, 0.33], [0.77, 0.25, 0.10], [0.05, 0.80, 0.55]]
+    [
+        [0.43, 0.15, 0.89],
+        [0.55, 0.87, 0.66],
+        [0.57, 0.85, 0.64],
+        [0.22, 0.58, 0.33],
+        [0.77, 0.25, 0.10],
+        [0.05, 0.80, 0.55],
+    ]
 )
 BATCH = torch.stack((INPUTS, INPUTS))  # (2, 6, 3)
-CLASSES = [CausalAttention, MultiHeadAttentionWrapper, MultiHeadAttention, FusedMultiHeadAttention]
+CLASSES = [
+    CausalAttention,
+    MultiHeadAttentionWrapper,
+    MultiHeadAttention,
+    FusedMultiHeadAttention,
+]
 
 
 def build(cls, d_in=4, d_out=4, context_length=8, dropout=0.0, num_heads=2, **kw):
@@ -31,17 +42,26 @@ def build(cls, d_in=4, d_out=4, context_length=8, dropout=0.0, num_heads=2, **kw
 
 def mask_for(cls, attend):
     """A (B, 1, L, L) mask as the class expects it: (B, L, L) for single-head modules."""
-    return attend[:, 0] if cls in (CausalAttention, MultiHeadAttentionWrapper) else attend
+    return (
+        attend[:, 0] if cls in (CausalAttention, MultiHeadAttentionWrapper) else attend
+    )
 
 
 def test_wrapper_chapter_output():
     torch.manual_seed(123)
-    out = MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.0, num_heads=2)(BATCH)
+    out = MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.0, num_heads=2)(
+        BATCH
+    )
     assert out.shape == (2, 6, 4)
     expected = torch.tensor(
-        [[-0.4519, 0.2216, 0.4772, 0.1063], [-0.5874, 0.0058, 0.5891, 0.3257],
-         [-0.6300, -0.0632, 0.6202, 0.3860], [-0.5675, -0.0843, 0.5478, 0.3589],
-         [-0.5526, -0.0981, 0.5321, 0.3428], [-0.5299, -0.1081, 0.5077, 0.3493]]
+        [
+            [-0.4519, 0.2216, 0.4772, 0.1063],
+            [-0.5874, 0.0058, 0.5891, 0.3257],
+            [-0.6300, -0.0632, 0.6202, 0.3860],
+            [-0.5675, -0.0843, 0.5478, 0.3589],
+            [-0.5526, -0.0981, 0.5321, 0.3428],
+            [-0.5299, -0.1081, 0.5077, 0.3493],
+        ]
     )
     torch.testing.assert_close(out[0], expected, atol=1e-4, rtol=0)
     torch.testing.assert_close(out[1], expected, atol=1e-4, rtol=0)
@@ -52,8 +72,14 @@ def test_multihead_chapter_output():
     out = MultiHeadAttention(3, 2, context_length=6, dropout=0.0, num_heads=2)(BATCH)
     assert out.shape == (2, 6, 2)
     expected = torch.tensor(
-        [[0.3190, 0.4858], [0.2943, 0.3897], [0.2856, 0.3593],
-         [0.2693, 0.3873], [0.2639, 0.3928], [0.2575, 0.4028]]
+        [
+            [0.3190, 0.4858],
+            [0.2943, 0.3897],
+            [0.2856, 0.3593],
+            [0.2693, 0.3873],
+            [0.2639, 0.3928],
+            [0.2575, 0.4028],
+        ]
     )
     torch.testing.assert_close(out[0], expected, atol=1e-4, rtol=0)
     torch.testing.assert_close(out[1], expected, atol=1e-4, rtol=0)
@@ -61,7 +87,9 @@ def test_multihead_chapter_output():
 
 def test_gpt2_sized_parameter_count():
     mha = MultiHeadAttention(768, 768, context_length=1024, dropout=0.0, num_heads=12)
-    fused = FusedMultiHeadAttention(768, 768, context_length=1024, dropout=0.0, num_heads=12)
+    fused = FusedMultiHeadAttention(
+        768, 768, context_length=1024, dropout=0.0, num_heads=12
+    )
     assert sum(p.numel() for p in mha.parameters()) == 2_360_064
     assert sum(p.numel() for p in fused.parameters()) == 2_360_064
     assert mha.mask.shape == (1024, 1024)  # a buffer: not counted above
@@ -69,10 +97,20 @@ def test_gpt2_sized_parameter_count():
 
 def test_batched_matmul_equals_per_head_matmuls():
     a = torch.tensor(
-        [[[[0.2745, 0.6584, 0.2775, 0.8573], [0.8993, 0.0390, 0.9268, 0.7388],
-           [0.7179, 0.7058, 0.9156, 0.4340]],
-          [[0.0772, 0.3565, 0.1479, 0.5331], [0.4066, 0.2318, 0.4545, 0.9737],
-           [0.4606, 0.5159, 0.4220, 0.5786]]]]
+        [
+            [
+                [
+                    [0.2745, 0.6584, 0.2775, 0.8573],
+                    [0.8993, 0.0390, 0.9268, 0.7388],
+                    [0.7179, 0.7058, 0.9156, 0.4340],
+                ],
+                [
+                    [0.0772, 0.3565, 0.1479, 0.5331],
+                    [0.4066, 0.2318, 0.4545, 0.9737],
+                    [0.4606, 0.5159, 0.4220, 0.5786],
+                ],
+            ]
+        ]
     )  # (1, 2, 3, 4)
     batched = a @ a.transpose(2, 3)  # (1, 2, 3, 3)
     for head in range(2):
@@ -93,7 +131,9 @@ def test_view_after_transpose_needs_contiguous():
 def test_one_head_wrapper_equals_causal_attention():
     torch.manual_seed(0)
     single = CausalAttention(4, 3, context_length=8, dropout=0.0)
-    wrapper = MultiHeadAttentionWrapper(4, 3, context_length=8, dropout=0.0, num_heads=1)
+    wrapper = MultiHeadAttentionWrapper(
+        4, 3, context_length=8, dropout=0.0, num_heads=1
+    )
     wrapper.heads[0].load_state_dict(single.state_dict())
     x = torch.rand(3, 8, 4)
     torch.testing.assert_close(wrapper(x), single(x), atol=1e-5, rtol=0)
@@ -102,8 +142,9 @@ def test_one_head_wrapper_equals_causal_attention():
 @pytest.mark.parametrize("qkv_bias", [False, True])
 def test_multihead_equals_fused_equals_torch(qkv_bias):
     torch.manual_seed(1)
-    mha = MultiHeadAttention(8, 8, context_length=10, dropout=0.0, num_heads=4,
-                             qkv_bias=qkv_bias).eval()
+    mha = MultiHeadAttention(
+        8, 8, context_length=10, dropout=0.0, num_heads=4, qkv_bias=qkv_bias
+    ).eval()
     nn.init.normal_(mha.out_proj.bias)  # make sure the bias really is copied
     fused = copy_to_fused(mha).eval()
     ref = to_torch_multihead(mha).eval()
@@ -118,10 +159,14 @@ def test_multihead_equals_fused_equals_torch(qkv_bias):
 
 def test_copy_into_existing_fused_module_and_padding_mask_agree():
     torch.manual_seed(2)
-    mha = MultiHeadAttention(6, 6, context_length=5, dropout=0.0, num_heads=3, qkv_bias=True)
+    mha = MultiHeadAttention(
+        6, 6, context_length=5, dropout=0.0, num_heads=3, qkv_bias=True
+    )
     fused = copy_to_fused(mha, FusedMultiHeadAttention(6, 6, 5, 0.0, 3, qkv_bias=True))
     tokens = torch.tensor([[5, 7, 9, 16, 16], [8, 6, 16, 16, 16], [3, 12, 4, 11, 16]])
-    attend = combine_attend_masks(padding_attend_mask(tokens, 16), causal_attend_mask(5))
+    attend = combine_attend_masks(
+        padding_attend_mask(tokens, 16), causal_attend_mask(5)
+    )
     x = torch.randn(3, 5, 6)
     torch.testing.assert_close(fused(x, attend), mha(x, attend), atol=1e-5, rtol=0)
 
@@ -129,15 +174,18 @@ def test_copy_into_existing_fused_module_and_padding_mask_agree():
 @pytest.mark.parametrize("qkv_bias", [False, True])
 def test_wrapper_copy_equals_multihead_before_out_proj(qkv_bias):
     torch.manual_seed(4)
-    mha = MultiHeadAttention(6, 8, context_length=7, dropout=0.0, num_heads=4,
-                             qkv_bias=qkv_bias).eval()
+    mha = MultiHeadAttention(
+        6, 8, context_length=7, dropout=0.0, num_heads=4, qkv_bias=qkv_bias
+    ).eval()
     nn.init.normal_(mha.out_proj.bias)  # a real out_proj: the wrapper must not hide it
     wrapper = copy_to_wrapper(mha).eval()
     assert [(head.d_in, head.d_out) for head in wrapper.heads] == [(6, 2)] * 4
     x = torch.randn(3, 7, 6)
     with torch.no_grad():
         torch.testing.assert_close(mha.out_proj(wrapper(x)), mha(x), atol=1e-6, rtol=0)
-        assert not torch.allclose(wrapper(x), mha(x), atol=1e-3)  # out_proj is not optional
+        assert not torch.allclose(
+            wrapper(x), mha(x), atol=1e-3
+        )  # out_proj is not optional
         # With out_proj the identity (zero bias), the wrapper's output *is* mha's output.
         mha.out_proj.weight.copy_(torch.eye(8))
         mha.out_proj.bias.zero_()
@@ -178,15 +226,23 @@ def test_padded_positions_never_change_real_outputs(cls):
 def test_rows_with_no_visible_key_are_finite_and_zero_before_out_proj(cls):
     torch.manual_seed(5)
     module = build(cls, context_length=4).eval()
-    pad = torch.tensor([[False, False, False, False], [False, False, True, True]])  # left padded
+    pad = torch.tensor(
+        [[False, False, False, False], [False, False, True, True]]
+    )  # left padded
     attend = mask_for(cls, pad[:, None, None, :].expand(2, 1, 4, 4))
     x = torch.randn(2, 4, 4, requires_grad=True)
     out = module(x, attend)
     assert torch.isfinite(out).all()
-    bias = module.out_proj.bias if hasattr(module, "out_proj") else torch.zeros(out.shape[-1])
+    bias = (
+        module.out_proj.bias
+        if hasattr(module, "out_proj")
+        else torch.zeros(out.shape[-1])
+    )
     blind = torch.tensor([[True, True, True, True], [True, True, False, False]])
     # A query that sees nothing has a zero context vector, so the output is out_proj(0) = bias.
-    torch.testing.assert_close(out[blind], bias.expand(int(blind.sum()), -1), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        out[blind], bias.expand(int(blind.sum()), -1), atol=1e-6, rtol=0
+    )
     out.sum().backward()
     assert torch.isfinite(x.grad).all()
 

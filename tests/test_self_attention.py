@@ -12,14 +12,26 @@ from chapter3.self_attention import (
 )
 
 ATOL = 5e-5
-V1_SEED_123 = torch.tensor([
-    [0.2996, 0.8053], [0.3061, 0.8210], [0.3058, 0.8203],
-    [0.2948, 0.7939], [0.2927, 0.7891], [0.2990, 0.8040],
-])
-V2_SEED_789 = torch.tensor([
-    [-0.0739, 0.0713], [-0.0748, 0.0703], [-0.0749, 0.0702],
-    [-0.0760, 0.0685], [-0.0763, 0.0679], [-0.0754, 0.0693],
-])
+V1_SEED_123 = torch.tensor(
+    [
+        [0.2996, 0.8053],
+        [0.3061, 0.8210],
+        [0.3058, 0.8203],
+        [0.2948, 0.7939],
+        [0.2927, 0.7891],
+        [0.2990, 0.8040],
+    ]
+)
+V2_SEED_789 = torch.tensor(
+    [
+        [-0.0739, 0.0713],
+        [-0.0748, 0.0703],
+        [-0.0749, 0.0702],
+        [-0.0760, 0.0685],
+        [-0.0763, 0.0679],
+        [-0.0754, 0.0693],
+    ]
+)
 
 
 @pytest.fixture
@@ -43,23 +55,34 @@ def test_step_by_step_numbers_of_3_4_1(inputs):
     assert query_2.dot(key_2).item() == pytest.approx(1.8524, abs=ATOL)
     attn_scores_2 = query_2 @ (inputs @ W_key).T
     torch.testing.assert_close(
-        attn_scores_2, torch.tensor([1.2705, 1.8524, 1.8111, 1.0795, 0.5577, 1.5440]),
-        atol=ATOL, rtol=0)
+        attn_scores_2,
+        torch.tensor([1.2705, 1.8524, 1.8111, 1.0795, 0.5577, 1.5440]),
+        atol=ATOL,
+        rtol=0,
+    )
     attn_weights_2 = torch.softmax(attn_scores_2 / 2**0.5, dim=-1)
     torch.testing.assert_close(
-        attn_weights_2, torch.tensor([0.1500, 0.2264, 0.2199, 0.1311, 0.0906, 0.1820]),
-        atol=ATOL, rtol=0)
+        attn_weights_2,
+        torch.tensor([0.1500, 0.2264, 0.2199, 0.1311, 0.0906, 0.1820]),
+        atol=ATOL,
+        rtol=0,
+    )
     assert attn_weights_2.sum().item() == pytest.approx(1.0, abs=1e-6)
     context_vec_2 = attn_weights_2 @ (inputs @ W_value)
-    torch.testing.assert_close(context_vec_2, torch.tensor([0.3061, 0.8210]), atol=ATOL, rtol=0)
+    torch.testing.assert_close(
+        context_vec_2, torch.tensor([0.3061, 0.8210]), atol=ATOL, rtol=0
+    )
 
 
 def test_v1_uses_the_hand_made_matrices(inputs):
     W_query, W_key, W_value = hand_made_weights()
     torch.manual_seed(123)
     sa_v1 = SelfAttention_v1(3, 2)
-    for mine, theirs in [(sa_v1.W_query, W_query), (sa_v1.W_key, W_key),
-                         (sa_v1.W_value, W_value)]:
+    for mine, theirs in [
+        (sa_v1.W_query, W_query),
+        (sa_v1.W_key, W_key),
+        (sa_v1.W_value, W_value),
+    ]:
         torch.testing.assert_close(mine.detach(), theirs.detach())
 
 
@@ -88,16 +111,22 @@ def test_transfer_refuses_mismatches():
         transfer_weights(SelfAttention_v2(3, 2), SelfAttention_v1(3, 4))
     with pytest.raises(ValueError, match="qkv_bias=True"):
         transfer_weights(SelfAttention_v2(3, 2, qkv_bias=True), SelfAttention_v1(3, 2))
-    with pytest.raises(TypeError, match="copies a SelfAttention_v2 into a SelfAttention_v1"):
+    with pytest.raises(
+        TypeError, match="copies a SelfAttention_v2 into a SelfAttention_v1"
+    ):
         transfer_weights(SelfAttention_v1(3, 2), SelfAttention_v2(3, 2))
 
 
 @pytest.mark.parametrize("cls", [SelfAttention_v1, SelfAttention_v2])
 def test_v1_v2_validate_input(cls, inputs):
     module = cls(3, 2)
-    with pytest.raises(ValueError, match=r"x must be a 2-D tensor \(T, d_in\), got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"x must be a 2-D tensor \(T, d_in\), got shape \(3,\)"
+    ):
         module(inputs[0])
-    with pytest.raises(ValueError, match=r"2-D tensor \(T, d_in\), got shape \(1, 6, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"2-D tensor \(T, d_in\), got shape \(1, 6, 3\)"
+    ):
         module(inputs[None])
     with pytest.raises(ValueError, match="x has 4 features .* built with d_in=3"):
         module(torch.rand(6, 4))

@@ -8,8 +8,16 @@ from chapter3.words import PROMPT, build_vocab, embed_tokens, encode, seed_vocab
 
 def test_seed_vocab_reproduces_the_seed_and_its_gaps():
     vocab = seed_vocab()
-    assert vocab == {"hello": 0, "i": 2, "world": 3, "am": 4, "an": 5,
-                     "attention": 7, "love": 8, "seeker": 9}
+    assert vocab == {
+        "hello": 0,
+        "i": 2,
+        "world": 3,
+        "am": 4,
+        "an": 5,
+        "attention": 7,
+        "love": 8,
+        "seeker": 9,
+    }
     assert sorted(set(range(10)) - set(vocab.values())) == [1, 6]
     assert encode(PROMPT, vocab).tolist() == [0, 3, 2, 4, 5, 7, 9, 2, 8, 7]
 
@@ -28,7 +36,9 @@ def test_embeddings_and_context_shapes():
     ids = encode(PROMPT, seed_vocab())
     emb = embed_tokens(ids)
     assert emb.shape == (10, 3) and not emb.requires_grad
-    torch.testing.assert_close(emb[0], torch.tensor([0.3374, -0.1778, -0.3035]), atol=5e-5, rtol=0)
+    torch.testing.assert_close(
+        emb[0], torch.tensor([0.3374, -0.1778, -0.3035]), atol=5e-5, rtol=0
+    )
     torch.testing.assert_close(emb[2], emb[7])  # both are "I": same id, same row
     d = emb.shape[1]
     d_q, d_k, d_v = 24, 24, 28

@@ -55,7 +55,9 @@ def _pairs(app, gallery_conf):
     galleries = gallery_conf["gallery_dirs"]
     examples = [examples] if isinstance(examples, str) else list(examples)
     galleries = [galleries] if isinstance(galleries, str) else list(galleries)
-    return [((src / e).resolve(), src / g) for e, g in zip(examples, galleries, strict=True)]
+    return [
+        ((src / e).resolve(), src / g) for e, g in zip(examples, galleries, strict=True)
+    ]
 
 
 def recorded_seconds(page_text: str) -> float:
@@ -72,7 +74,9 @@ def recorded_seconds(page_text: str) -> float:
     return 60 * int(match.group(1)) + float(match.group(2))
 
 
-def check_script(app, script: Path, examples_dir: Path, gallery_dir: Path, gallery_conf) -> list:
+def check_script(
+    app, script: Path, examples_dir: Path, gallery_dir: Path, gallery_conf
+) -> list:
     """Return the problems (strings) of one gallery script; an empty list means it ran."""
     rel = script.relative_to(examples_dir)
     page = gallery_dir / rel.with_suffix(".rst")
@@ -133,12 +137,17 @@ def check_gallery(app) -> None:
             if str(script) in failing:
                 continue
             checked += 1
-            problems += check_script(app, script, examples_dir, gallery_dir, gallery_conf)
+            problems += check_script(
+                app, script, examples_dir, gallery_dir, gallery_conf
+            )
     if problems:
         raise ExtensionError(
-            "gallery_guard: gallery scripts failed or did not run:\n  - " + "\n  - ".join(problems)
+            "gallery_guard: gallery scripts failed or did not run:\n  - "
+            + "\n  - ".join(problems)
         )
-    logger.info(f"gallery_guard: all {checked} gallery scripts ran and have their figures")
+    logger.info(
+        f"gallery_guard: all {checked} gallery scripts ran and have their figures"
+    )
 
 
 def setup(app):

@@ -16,7 +16,9 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-_CDN_BLOCK = re.compile(r"\n[ \t]*\.\. raw:: html\n.*?(?=\n[ \t]*\.\. list-table::)", re.DOTALL)
+_CDN_BLOCK = re.compile(
+    r"\n[ \t]*\.\. raw:: html\n.*?(?=\n[ \t]*\.\. list-table::)", re.DOTALL
+)
 _REMOTE = re.compile(
     r"<script[^>]*\ssrc=\"(https?:)?//[^\"]+\"|<link[^>]*\shref=\"(https?:)?//[^\"]+\.css[^\"]*\"",
     re.IGNORECASE,
@@ -38,8 +40,11 @@ def _check_pages(app, exception) -> None:
         return
     for page in sorted(Path(app.outdir).rglob("*.html")):
         for tag in remote_assets(page.read_text(encoding="utf-8", errors="replace")):
-            logger.warning("%s loads a remote asset, the book must work offline: %s",
-                           page.relative_to(app.outdir), tag)
+            logger.warning(
+                "%s loads a remote asset, the book must work offline: %s",
+                page.relative_to(app.outdir),
+                tag,
+            )
 
 
 def setup(app):

@@ -52,7 +52,9 @@ def lr_per_step(recipe):
 # %%
 # The seed recipe: steps per epoch come from its own data loader (7,000 training equations in
 # batches of 256), and the warm-up lasts ``warmup_epochs`` epochs.
-assert ORIGINAL_RECIPE.schedule == "noam", "this script draws the seed recipe's Noam schedule"
+assert ORIGINAL_RECIPE.schedule == "noam", (
+    "this script draws the seed recipe's Noam schedule"
+)
 original_lrs, original_steps, original_warmup = lr_per_step(ORIGINAL_RECIPE)
 peak_step = max(range(len(original_lrs)), key=original_lrs.__getitem__)
 print(f"seed recipe: {original_steps} steps per epoch, warm-up {original_warmup} steps")
@@ -63,7 +65,9 @@ print(f"last learning rate {original_lrs[-1]:.5f} at step {len(original_lrs) - 1
 # The fast recipe (the model this book trains at build time) warms up for half an epoch and
 # then decays linearly to zero at the last step
 # (:class:`~chapter3.training.WarmupLinearSchedule`).
-assert FAST_RECIPE.schedule == "warmup_linear", "update this script: the fast recipe changed"
+assert FAST_RECIPE.schedule == "warmup_linear", (
+    "update this script: the fast recipe changed"
+)
 fast_lrs, fast_steps, fast_warmup = lr_per_step(FAST_RECIPE)
 fast_total = len(fast_lrs)
 print(f"fast recipe: {fast_steps} steps per epoch, warm-up {fast_warmup} steps")
@@ -77,10 +81,16 @@ print(f"peak learning rate {max(fast_lrs):.5f}")
 fig, (ax_seed, ax_fast) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 steps = range(len(original_lrs))
 ax_seed.plot(steps, original_lrs, label="Noam schedule (as used)")
-decay = [ORIGINAL_RECIPE.lr * (ORIGINAL_RECIPE.model.d_model * (s + 1)) ** -0.5 for s in steps]
+decay = [
+    ORIGINAL_RECIPE.lr * (ORIGINAL_RECIPE.model.d_model * (s + 1)) ** -0.5
+    for s in steps
+]
 ax_seed.plot(steps, decay, "--", color="0.5", label="0.2 · (d_model · (s+1))^-1/2")
 ax_seed.axvline(
-    original_warmup - 1, color="C3", linewidth=1, label=f"end of warm-up (step {original_warmup - 1})"
+    original_warmup - 1,
+    color="C3",
+    linewidth=1,
+    label=f"end of warm-up (step {original_warmup - 1})",
 )
 ax_seed.set_ylim(0, original_lrs[peak_step] * 1.6)
 ax_seed.set_xlabel("optimiser step")
@@ -94,7 +104,9 @@ ax_seed.legend(fontsize=8)
 ax_fast.plot(range(fast_total), fast_lrs, color="C2")
 ax_fast.axvline(fast_warmup - 1, color="C3", linewidth=1)
 ax_fast.set_xlabel("optimiser step")
-ax_fast.set_title(f"fast recipe: warm-up {fast_warmup} steps, then linear decay to 0", fontsize=10)
+ax_fast.set_title(
+    f"fast recipe: warm-up {fast_warmup} steps, then linear decay to 0", fontsize=10
+)
 fig.suptitle("Learning rate at every optimiser step of the two adder recipes")
 plt.show()
 

@@ -35,7 +35,9 @@ print(
     f"{history.num_train} training, {history.num_val} validation and {history.num_test} test "
     f"equations; test equations also in the training split: {history.test_in_train}"
 )
-print(f"{len(history.epoch)} epochs, {history.train_seconds:.1f} s of optimisation steps")
+print(
+    f"{len(history.epoch)} epochs, {history.train_seconds:.1f} s of optimisation steps"
+)
 
 # %%
 # Held-out accuracy, measured again here
@@ -72,7 +74,9 @@ ax_acc.plot(history.epoch, [100 * a for a in history.test_accuracy], "o-", color
 ax_acc.set_ylim(0, 105)
 ax_acc.set_xlabel("epoch")
 ax_acc.set_ylabel("exact-match accuracy (%)")
-ax_acc.set_title(f"accuracy on the {history.num_test} held-out test equations", fontsize=10)
+ax_acc.set_title(
+    f"accuracy on the {history.num_test} held-out test equations", fontsize=10
+)
 for epoch, acc in zip(history.epoch, history.test_accuracy, strict=True):
     ax_acc.annotate(
         f"{100 * acc:.0f}",

@@ -44,7 +44,9 @@ with torch.no_grad():
         batch.input, batch.target_padding_mask, batch.future_mask, return_attention=True
     )
 num_layers, num_heads = len(attention), attention[0].shape[1]
-print(f"{num_layers} layers x {num_heads} heads, maps of shape {tuple(attention[0].shape)}")
+print(
+    f"{num_layers} layers x {num_heads} heads, maps of shape {tuple(attention[0].shape)}"
+)
 
 # Positions of the input <BOS> a1 a0 + b1 b0 = c2 c1 c0: the rows at 6, 7, 8 predict c2, c1, c0.
 ANSWER_ROWS = {6: "hundreds", 7: "tens", 8: "ones"}
@@ -72,7 +74,8 @@ for e, equation in enumerate(shown):
     labels = token_labels(batch.input[e])
     target = token_labels(batch.target[e])
     row_labels = [
-        f"{lab} → {target[i]}" if i in ANSWER_ROWS else lab for i, lab in enumerate(labels)
+        f"{lab} → {target[i]}" if i in ANSWER_ROWS else lab
+        for i, lab in enumerate(labels)
     ]
     for layer in range(num_layers):
         for head in range(num_heads):
@@ -80,14 +83,18 @@ for e, equation in enumerate(shown):
             ax = axes[e, col]
             ax.imshow(attention[layer][e, head], cmap="viridis", vmin=0, vmax=1)
             ax.set_xticks(range(len(labels)), labels, fontsize=5)
-            ax.set_yticks(range(len(labels)), row_labels if col == 0 else [], fontsize=6)
+            ax.set_yticks(
+                range(len(labels)), row_labels if col == 0 else [], fontsize=6
+            )
             if col == 0:
                 ax.set_ylabel(equation, fontsize=9)
                 for i in ANSWER_ROWS:
                     ax.get_yticklabels()[i].set_color("C3")
             for i in ANSWER_ROWS:
                 ax.add_patch(
-                    plt.Rectangle((-0.5, i - 0.5), len(labels), 1, fill=False, ec="C3", lw=0.8)
+                    plt.Rectangle(
+                        (-0.5, i - 0.5), len(labels), 1, fill=False, ec="C3", lw=0.8
+                    )
                 )
             if e == 0:
                 ax.set_title(f"layer {layer}, head {head}", fontsize=8)
@@ -105,7 +112,9 @@ plt.show()
 # the operands (``a0``, ``b0``), their tens digits (``a1``, ``b1``), ``=`` with the answer
 # digits written so far, and the two tokens that carry no digit (``BOS`` and ``+``).
 test_equations = split_strings(build_data(FAST_RECIPE).test_set)
-test_batch = construct_batches(torch.stack([encode_equation(e) for e in test_equations]))
+test_batch = construct_batches(
+    torch.stack([encode_equation(e) for e in test_equations])
+)
 with torch.no_grad():
     _, test_attention = model(
         test_batch.input,
@@ -133,7 +142,10 @@ mass = {
 }
 heads = [f"L{layer}H{head}" for layer in range(num_layers) for head in range(num_heads)]
 for row, name in ANSWER_ROWS.items():
-    print(f"{'row predicting the ' + name + ' digit':34s}" + " ".join(f"{h:>5}" for h in heads))
+    print(
+        f"{'row predicting the ' + name + ' digit':34s}"
+        + " ".join(f"{h:>5}" for h in heads)
+    )
     for group in GROUPS:
         print(f"  {group:32s}" + " ".join(f"{v:5.2f}" for v in mass[row][group]))
 
@@ -162,7 +174,10 @@ layer0 = range(num_heads)  # the first num_heads entries are layer 0
 layer1 = range(num_heads, 2 * num_heads)
 carry_heads = [h for h in layer0 if mass[6][ONES][h] > 0.9]
 readers = [h for h in layer1 if mass[8][ONES][h] > 0.9]
-print("layer-0 heads whose hundreds row reads the ones digits:", [heads[h] for h in carry_heads])
+print(
+    "layer-0 heads whose hundreds row reads the ones digits:",
+    [heads[h] for h in carry_heads],
+)
 claims = {
     "layer 0 of the ones row reads a0, b0 (mean over its heads > 0.7)": sum(
         mass[8][ONES][h] for h in layer0
@@ -174,7 +189,10 @@ claims = {
     )
     == 1
     and all(mass[8]["BOS and +"][h] > 0.5 for h in layer1 if h not in readers),
-    "exactly one layer-0 head of the hundreds row reads a0, b0 (> 0.9)": len(carry_heads) == 1,
+    "exactly one layer-0 head of the hundreds row reads a0, b0 (> 0.9)": len(
+        carry_heads
+    )
+    == 1,
     "no other head of the hundreds row reads a0, b0 (< 0.1)": all(
         mass[6][ONES][h] < 0.1 for h in range(len(heads)) if h not in carry_heads
     ),

@@ -21,7 +21,9 @@ from chapter3.masks import causal_attend_mask, masked_softmax
 from chapter3.self_attention import SelfAttention_v2
 from chapter3.simple_attention import all_attn_scores
 
-torch.set_num_threads(1)  # the printed digits do not depend on the machine's thread count
+torch.set_num_threads(
+    1
+)  # the printed digits do not depend on the machine's thread count
 torch.set_printoptions(precision=4, sci_mode=False)
 
 inputs = example_inputs()  # (T=6, d_in=3)
@@ -55,7 +57,9 @@ print(attn_weights_3_4)
 # The same scores with every future key hidden before the softmax
 # (:func:`chapter3.masks.masked_softmax` with :func:`chapter3.masks.causal_attend_mask`): row *i*
 # spreads its weight over tokens ``0..i`` only, and the first token can only look at itself.
-attn_weights_3_5 = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, causal_attend_mask(6))
+attn_weights_3_5 = masked_softmax(
+    attn_scores / keys.shape[-1] ** 0.5, causal_attend_mask(6)
+)
 print(attn_weights_3_5)
 
 
@@ -76,12 +80,16 @@ def heatmap(ax, weights, title, hidden=None):
                 continue
             value = float(weights[i, j])
             color = "white" if value > 0.55 else "black"
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color=color, fontsize=8)
+            ax.text(
+                j, i, f"{value:.2f}", ha="center", va="center", color=color, fontsize=8
+            )
 
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), layout="constrained")
 heatmap(axes[0], attn_weights_3_3, "3.3 no trainable weights:\nsoftmax(x · xᵀ)")
-heatmap(axes[1], attn_weights_3_4, "3.4 SelfAttention_v2 (seed 789):\nsoftmax(q · kᵀ / √2)")
+heatmap(
+    axes[1], attn_weights_3_4, "3.4 SelfAttention_v2 (seed 789):\nsoftmax(q · kᵀ / √2)"
+)
 heatmap(
     axes[2],
     attn_weights_3_5,

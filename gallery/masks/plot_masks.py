@@ -75,7 +75,9 @@ ax_future.set_xticks(range(5))
 ax_future.set_yticks(range(5))
 
 ax_pad.imshow(pad, cmap=cmap, vmin=0, vmax=1)
-ax_pad.set_title(f"padding_attend_mask(tokens, pad_id={PAD}): one row per sample", fontsize=10)
+ax_pad.set_title(
+    f"padding_attend_mask(tokens, pad_id={PAD}): one row per sample", fontsize=10
+)
 ax_pad.set_xlabel("position")
 ax_pad.set_yticks(range(4), [f"sample {b}" for b in range(4)])
 ax_pad.set_xticks(range(5))
@@ -83,7 +85,12 @@ for b in range(4):
     for j in range(5):
         is_real = bool(pad[b, j])
         ax_pad.text(
-            j, b, int(tokens[b, j]), ha="center", va="center", color="white" if is_real else "black"
+            j,
+            b,
+            int(tokens[b, j]),
+            ha="center",
+            va="center",
+            color="white" if is_real else "black",
         )
 
 sample_axes = bottom.subplots(1, 4)
@@ -114,14 +121,18 @@ ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.5)
 with torch.no_grad():
     keys = ca.W_key(inputs)  # (6, 2)
     attn_scores = ca.W_query(inputs) @ keys.T  # (6, 6)
-    attend = ~ca.mask[:6, :6]  # the module's own buffer, True = hide; flipped to True = attend
+    attend = ~ca.mask[
+        :6, :6
+    ]  # the module's own buffer, True = hide; flipped to True = attend
     attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
     torch.manual_seed(123)
     ca.train()  # dropout is active in training mode only
     dropped = ca.dropout(attn_weights)
 print("row sums before dropout:", attn_weights.sum(dim=-1))
 print("row sums after dropout: ", dropped.sum(dim=-1))
-print(f"zeroed: {int(((dropped == 0) & attend).sum())} of the {int(attend.sum())} visible weights")
+print(
+    f"zeroed: {int(((dropped == 0) & attend).sum())} of the {int(attend.sum())} visible weights"
+)
 
 # %%
 # In evaluation mode (``ca.eval()``) the same dropout layer returns its input unchanged.

@@ -38,10 +38,14 @@ head_dim = d_model // num_heads
 
 torch.manual_seed(123)
 x = torch.rand(batch, num_tokens, d_model)  # (B, T, d_model)
-mha = MultiHeadAttention(d_model, d_model, num_tokens, dropout=0.0, num_heads=num_heads).eval()
+mha = MultiHeadAttention(
+    d_model, d_model, num_tokens, dropout=0.0, num_heads=num_heads
+).eval()
 fused = copy_to_fused(mha).eval()
 torch_mha = to_torch_multihead(mha).eval()
-hide_future = ~causal_attend_mask(num_tokens)  # nn.MultiheadAttention: True = HIDE (the opposite!)
+hide_future = ~causal_attend_mask(
+    num_tokens
+)  # nn.MultiheadAttention: True = HIDE (the opposite!)
 
 # %%
 # The wrapper has one :class:`~chapter3.causal.CausalAttention` per head and no output
