@@ -84,3 +84,122 @@ def check_dropout(p) -> float:
     if not 0 <= p < 1:
         raise ValueError(f"dropout must be in [0, 1), got {p}")
     return float(p)
+
+
+def check_attention_args(d_in, d_out, context_length, dropout, num_heads=1) -> int:
+    """Check the constructor arguments shared by the attention classes; return d_out // heads.
+
+    >>> from chapter3._checks import check_attention_args
+    >>> check_attention_args(3, 4, 6, 0.0, num_heads=2)
+    2
+    >>> check_attention_args(3, 4, 6, 0.0, num_heads=3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: d_out must be divisible by num_heads ...
+    """
+    check_positive_int(d_in, "d_in")
+    check_positive_int(d_out, "d_out")
+    check_positive_int(context_length, "context_length")
+    check_positive_int(num_heads, "num_heads")
+    check_dropout(dropout)
+    if d_out % num_heads != 0:
+        raise ValueError(
+            f"d_out must be divisible by num_heads to split it into equal heads, got "
+            f"d_out={d_out} and num_heads={num_heads}"
+        )
+    return d_out // num_heads
+
+
+def check_seq_len(num_tokens: int, context_length: int) -> None:
+    """Raise unless a sequence of ``num_tokens`` fits the mask built for ``context_length``.
+
+    >>> from chapter3._checks import check_seq_len
+    >>> check_seq_len(7, 6)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the input has 7 tokens, but this module was built with context_length=6; ...
+    """
+    if num_tokens > context_length:
+        raise ValueError(
+            f"the input has {num_tokens} tokens, but this module was built with "
+            f"context_length={context_length}; shorten the input or build the module with a "
+            "larger context_length"
+        )
+
+
+def check_batch_input(x, d_in: int, context_length: int) -> torch.Tensor:
+    """Raise unless ``x`` is a (B, T, d_in) tensor with T <= ``context_length``; return ``x``.
+
+    >>> import torch
+    >>> from chapter3._checks import check_batch_input
+    >>> check_batch_input(torch.zeros(2, 6, 3), d_in=3, context_length=6).shape
+    torch.Size([2, 6, 3])
+    >>> check_batch_input(torch.zeros(6, 3), d_in=3, context_length=6)
+    Traceback (most recent call last):
+    ...
+    ValueError: x must be a 3-D tensor (B, T, d_in), got shape (6, 3)
+    """
+    check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
+    check_last_dim(x, d_in)
+    check_seq_len(x.shape[1], context_length)
+    return x
+
+
+def check_attention_input(module, x, attn_mask=None) -> None:
+    """The input checks of every attention class's ``forward``, in one call.
+
+    ``x`` must be (B, T, d_in) with T <= the module's ``context_length``; ``attn_mask``, when
+    given, must be boolean (True = may attend) and broadcast to the module's scores: (B, T, T)
+    for a single head, (B, H, T, T) for a module with ``num_heads``.
+    """
+    check_batch_input(x, module.d_in, module.context_length)
+    if attn_mask is not None:
+        b, t, _ = x.shape
+        heads = getattr(module, "num_heads", None)
+        scores = (b, t, t) if heads is None else (b, heads, t, t)
+        check_attn_mask(attn_mask, scores)
+
+
+def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor:
+    """Raise unless ``mask`` is boolean and broadcasts to attention scores of ``scores_shape``.
+
+    The mask must have the *same rank* as the scores (4 for (B, H, T, T), 3 for (B, T, T)), and
+    each of its sizes must be 1 or equal the scores' size. Requiring the rank is stricter than
+    PyTorch's broadcasting on purpose: a (B, T) padding mask would otherwise be aligned with the
+    (T, T) axes and silently mean something else.
+
+    >>> import torch
+    >>> from chapter3.masks import check_attn_mask
+    >>> check_attn_mask(torch.ones(2, 1, 1, 5, dtype=torch.bool), (2, 4, 5, 5)).shape
+    torch.Size([2, 1, 1, 5])
+    >>> check_attn_mask(torch.ones(2, 5, dtype=torch.bool), (2, 4, 5, 5))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: attn_mask of shape (2, 5) cannot broadcast to the attention scores (B, H, T, T) ...
+    """
+    scores_shape = tuple(scores_shape)
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}"
+        )
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"{name} must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "
+            "additive float masks are not accepted"
+        )
+    names = "(B, H, T, T)" if len(scores_shape) == 4 else "(B, T, T)"
+    hint = (
+        "a (B, L) padding mask becomes mask[:, None, None, :]"
+        if len(scores_shape) == 4
+        else "a (B, L) padding mask becomes mask[:, None, :]"
+    )
+    fits = mask.dim() == len(scores_shape) and all(
+        m in (1, s) for m, s in zip(mask.shape, scores_shape, strict=True)
+    )
+    if not fits:
+        raise ValueError(
+            f"{name} of shape {tuple(mask.shape)} cannot broadcast to the attention scores "
+            f"{names} = {scores_shape}: it needs {len(scores_shape)} dimensions, each 1 or equal "
+            f"to the scores' size ({hint})"
+        )
+    return mask

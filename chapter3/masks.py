@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from chapter3._checks import check_positive_int
+from chapter3._checks import check_attn_mask, check_positive_int
 
 
 def causal_attend_mask(seq_len: int, device=None) -> torch.Tensor:
@@ -151,51 +151,6 @@ def to_hide_mask(mask: torch.Tensor) -> torch.Tensor:
     return ~mask
 
 
-def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor:
-    """Raise unless ``mask`` is boolean and broadcasts to attention scores of ``scores_shape``.
-
-    The mask must have the *same rank* as the scores (4 for (B, H, T, T), 3 for (B, T, T)), and
-    each of its sizes must be 1 or equal the scores' size. Requiring the rank is stricter than
-    PyTorch's broadcasting on purpose: a (B, T) padding mask would otherwise be aligned with the
-    (T, T) axes and silently mean something else.
-
-    >>> import torch
-    >>> from chapter3.masks import check_attn_mask
-    >>> check_attn_mask(torch.ones(2, 1, 1, 5, dtype=torch.bool), (2, 4, 5, 5)).shape
-    torch.Size([2, 1, 1, 5])
-    >>> check_attn_mask(torch.ones(2, 5, dtype=torch.bool), (2, 4, 5, 5))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: attn_mask of shape (2, 5) cannot broadcast to the attention scores (B, H, T, T) ...
-    """
-    scores_shape = tuple(scores_shape)
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(
-            f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}"
-        )
-    if mask.dtype != torch.bool:
-        raise TypeError(
-            f"{name} must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "
-            "additive float masks are not accepted"
-        )
-    names = "(B, H, T, T)" if len(scores_shape) == 4 else "(B, T, T)"
-    hint = (
-        "a (B, L) padding mask becomes mask[:, None, None, :]"
-        if len(scores_shape) == 4
-        else "a (B, L) padding mask becomes mask[:, None, :]"
-    )
-    fits = mask.dim() == len(scores_shape) and all(
-        m in (1, s) for m, s in zip(mask.shape, scores_shape, strict=True)
-    )
-    if not fits:
-        raise ValueError(
-            f"{name} of shape {tuple(mask.shape)} cannot broadcast to the attention scores "
-            f"{names} = {scores_shape}: it needs {len(scores_shape)} dimensions, each 1 or equal "
-            f"to the scores' size ({hint})"
-        )
-    return mask
-
-
 def masked_softmax(attn_scores: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
     """Softmax over the last dim with hidden keys set to −inf; a row with no visible key is 0.
 
@@ -218,3 +173,14 @@ def masked_softmax(attn_scores: torch.Tensor, attend: torch.Tensor) -> torch.Ten
     attn_weights = torch.softmax(attn_scores, dim=-1)
     nothing_visible = ~attend.any(dim=-1, keepdim=True)  # rows that came out as NaN
     return attn_weights.masked_fill(nothing_visible, 0.0)
+
+
+__all__ = [
+    "causal_attend_mask",
+    "padding_attend_mask",
+    "combine_attend_masks",
+    "key_padding",
+    "to_hide_mask",
+    "check_attn_mask",
+    "masked_softmax",
+]

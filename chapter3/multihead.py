@@ -26,20 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chapter3._checks import check_dropout, check_positive_int
-from chapter3.causal import CausalAttention, check_batch_input
-from chapter3.masks import check_attn_mask, masked_softmax
-
-
-def _check_heads(d_out: int, num_heads: int) -> int:
-    check_positive_int(d_out, "d_out")
-    check_positive_int(num_heads, "num_heads")
-    if d_out % num_heads != 0:
-        raise ValueError(
-            f"d_out must be divisible by num_heads to split it into equal heads, got "
-            f"d_out={d_out} and num_heads={num_heads}"
-        )
-    return d_out // num_heads
+from chapter3._checks import (
+    check_attention_args,
+    check_attention_input,
+    check_positive_int,
+)
+from chapter3.causal import CausalAttention
+from chapter3.masks import masked_softmax
 
 
 class MultiHeadAttentionWrapper(nn.Module):
@@ -57,15 +50,7 @@ class MultiHeadAttentionWrapper(nn.Module):
     torch.Size([2, 6, 4])
     """
 
-    def __init__(
-        self,
-        d_in: int,
-        d_out: int,
-        context_length: int,
-        dropout: float,
-        num_heads: int,
-        qkv_bias: bool = False,
-    ):
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
         super().__init__()
         check_positive_int(num_heads, "num_heads")
         self.heads = nn.ModuleList(
@@ -75,25 +60,25 @@ class MultiHeadAttentionWrapper(nn.Module):
             ]
         )
 
-    def forward(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, x, attn_mask=None):
         return torch.cat(
             [head(x, attn_mask) for head in self.heads], dim=-1
         )  # (B, T, H*d_out)
 
 
 class MultiHeadAttention(nn.Module):
-    """Causal multi-head attention, all heads in one batched matmul: (B, T, d_in) → (B, T, d_out).
+    """Causal multi-head attention with weight splits: (B, T, d_in) → (B, T, d_out).
 
-    ``d_out`` is split into ``num_heads`` heads of ``head_dim = d_out // num_heads``; each head
-    attends with its own slice of the Q/K/V projections, and ``out_proj`` (d_out → d_out, with
-    bias) mixes the concatenated heads. ``attn_mask`` (``True`` = may attend) must broadcast to
-    the scores (B, H, T, T), e.g. :func:`chapter3.masks.combine_attend_masks` or
-    ``pad[:, None, None, :]``.
+    ``d_out`` is split into ``num_heads`` heads of ``head_dim = d_out // num_heads``
+    features; each head attends with its own slice of the Q/K/V projections, and
+    ``out_proj`` (d_out → d_out, with bias) mixes the concatenated heads. ``attn_mask``
+    (True = may attend) must broadcast to the scores (B, H, T, T), for example
+    :func:`chapter3.masks.combine_attend_masks` or ``pad[:, None, None, :]``. The mask
+    buffer is the chapter's: 1 above the diagonal marks a future key.
 
     Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``,
-    ``out_proj``), so ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
+    ``out_proj``), so ``torch.manual_seed(123)`` before construction gives the chapter's
+    numbers. The GPT decoder of this book is built from this class.
 
     >>> import torch
     >>> from chapter3.multihead import MultiHeadAttention
@@ -103,67 +88,47 @@ class MultiHeadAttention(nn.Module):
     torch.Size([2, 6, 2])
     """
 
-    def __init__(
-        self,
-        d_in: int,
-        d_out: int,
-        context_length: int,
-        dropout: float,
-        num_heads: int,
-        qkv_bias: bool = False,
-    ):
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
         super().__init__()
-        self.head_dim = _check_heads(d_out, num_heads)
-        self.d_in = check_positive_int(d_in, "d_in")
-        self.d_out = d_out
-        self.num_heads = num_heads
-        self.context_length = check_positive_int(context_length, "context_length")
+        self.head_dim = check_attention_args(
+            d_in, d_out, context_length, dropout, num_heads
+        )
+        self.d_in, self.d_out, self.num_heads = d_in, d_out, num_heads
+        self.context_length = context_length
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.out_proj = nn.Linear(d_out, d_out)  # mixes the heads
-        self.dropout = nn.Dropout(check_dropout(dropout))
-        # True above the diagonal = a future key (masked_fill convention), as in CausalAttention.
-        self.register_buffer(
-            "mask",
-            torch.triu(
-                torch.ones(context_length, context_length, dtype=torch.bool), diagonal=1
-            ),
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer(  # 1 above the diagonal: a future key, to hide
+            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)
         )
 
-    def forward(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        check_batch_input(x, self.d_in, self.context_length)
-        b, num_tokens, _ = x.shape  # (B, T, d_in)
-        h, d_head = self.num_heads, self.head_dim
-
+    def forward(self, x, attn_mask=None):
+        check_attention_input(self, x, attn_mask)
+        b, num_tokens, d_in = x.shape  # (B, T, d_in)
         keys = self.W_key(x)  # (B, T, d_out)
         queries = self.W_query(x)  # (B, T, d_out)
         values = self.W_value(x)  # (B, T, d_out)
 
-        # Split the last dim into heads, then move heads before tokens.
-        keys = keys.view(b, num_tokens, h, d_head).transpose(1, 2)  # (B, H, T, d_head)
-        queries = queries.view(b, num_tokens, h, d_head).transpose(
-            1, 2
-        )  # (B, H, T, d_head)
-        values = values.view(b, num_tokens, h, d_head).transpose(
-            1, 2
-        )  # (B, H, T, d_head)
+        # Split the last dim into heads, then move the heads before the tokens.
+        shape = (b, num_tokens, self.num_heads, self.head_dim)
+        keys = keys.view(shape).transpose(1, 2)  # (B, H, T, d_head)
+        queries = queries.view(shape).transpose(1, 2)  # (B, H, T, d_head)
+        values = values.view(shape).transpose(1, 2)  # (B, H, T, d_head)
 
         attn_scores = queries @ keys.transpose(2, 3)  # (B, H, T, T)
-        attend = ~self.mask[:num_tokens, :num_tokens]  # (T, T), True = may attend
+        attend = ~self.mask.bool()[
+            :num_tokens, :num_tokens
+        ]  # (T, T), True = may attend
         if attn_mask is not None:
-            check_attn_mask(attn_mask, (b, h, num_tokens, num_tokens))
-            attend = attend & attn_mask  # (B or 1, H or 1, T, T)
-        attn_weights = masked_softmax(attn_scores / d_head**0.5, attend)  # (B, H, T, T)
-        attn_weights = self.dropout(attn_weights)
+            attend = attend & attn_mask  # (B, H, T, T)
+        attn_weights = masked_softmax(attn_scores / self.head_dim**0.5, attend)
+        attn_weights = self.dropout(attn_weights)  # (B, H, T, T)
 
         context_vec = (attn_weights @ values).transpose(1, 2)  # (B, T, H, d_head)
-        # transpose made the tensor non-contiguous; view needs contiguous memory.
-        context_vec = context_vec.contiguous().view(
-            b, num_tokens, self.d_out
-        )  # (B, T, d_out)
+        # transpose made the tensor non-contiguous; view needs contiguous memory
+        context_vec = context_vec.contiguous().view(b, num_tokens, self.d_out)
         return self.out_proj(context_vec)  # (B, T, d_out)
 
 
@@ -186,31 +151,18 @@ class FusedMultiHeadAttention(nn.Module):
     torch.Size([3, 8, 4])
     """
 
-    def __init__(
-        self,
-        d_in: int,
-        d_out: int,
-        context_length: int,
-        dropout: float,
-        num_heads: int,
-        qkv_bias: bool = False,
-    ):
+    def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
         super().__init__()
-        self.head_dim = _check_heads(d_out, num_heads)
-        self.d_in = check_positive_int(d_in, "d_in")
-        self.d_out = d_out
-        self.num_heads = num_heads
-        self.context_length = check_positive_int(context_length, "context_length")
-        self.dropout = check_dropout(dropout)
-        self.qkv = nn.Linear(
-            d_in, 3 * d_out, bias=qkv_bias
-        )  # W_query, W_key, W_value stacked
+        self.head_dim = check_attention_args(
+            d_in, d_out, context_length, dropout, num_heads
+        )
+        self.d_in, self.d_out, self.num_heads = d_in, d_out, num_heads
+        self.context_length, self.dropout = context_length, dropout
+        self.qkv = nn.Linear(d_in, 3 * d_out, bias=qkv_bias)  # W_query, W_key, W_value
         self.out_proj = nn.Linear(d_out, d_out)
 
-    def forward(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        check_batch_input(x, self.d_in, self.context_length)
+    def forward(self, x, attn_mask=None):
+        check_attention_input(self, x, attn_mask)
         b, num_tokens, _ = x.shape  # (B, T, d_in)
         h, d_head = self.num_heads, self.head_dim
 
@@ -223,7 +175,6 @@ class FusedMultiHeadAttention(nn.Module):
                 queries, keys, values, dropout_p=dropout_p, is_causal=True
             )  # (B, H, T, d_head)
         else:
-            check_attn_mask(attn_mask, (b, h, num_tokens, num_tokens))
             future = torch.ones(
                 num_tokens, num_tokens, dtype=torch.bool, device=x.device
             ).tril()
