@@ -203,3 +203,78 @@ def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor
             f"to the scores' size ({hint})"
         )
     return mask
+
+
+_DECODER_SIZES = (
+    "vocab_size",
+    "max_seq_len",
+    "d_model",
+    "num_heads",
+    "num_layers",
+    "d_ff",
+)
+
+
+def check_decoder_config(config):
+    """Raise unless ``config`` is a :class:`chapter3.gpt.GPTConfig` with usable sizes."""
+    if not all(hasattr(config, name) for name in (*_DECODER_SIZES, "dropout")):
+        raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+    for name in _DECODER_SIZES:
+        check_positive_int(getattr(config, name), name)
+    check_dropout(config.dropout)
+    check_dropout(config.attn_dropout)
+    if config.d_model % config.num_heads:
+        raise ValueError(
+            f"d_model ({config.d_model}) must be divisible by num_heads "
+            f"({config.num_heads}): each head gets d_model // num_heads features"
+        )
+    return config
+
+
+def check_decoder_input(config, input_tokens, padding_mask=None) -> None:
+    """Raise unless ``input_tokens`` is a (B, L) batch of ids the decoder can read.
+
+    L must be 1..max_seq_len, ids 0..vocab_size - 1; ``padding_mask``, when given, must be a
+    boolean (B, L) tensor (True = real token).
+    """
+    if not isinstance(input_tokens, torch.Tensor):
+        raise TypeError(
+            "input_tokens must be a torch.Tensor of token ids, "
+            f"got {type(input_tokens).__name__}"
+        )
+    if input_tokens.dtype not in (torch.int64, torch.int32):
+        raise TypeError(
+            "input_tokens must hold integer token ids (torch.long), "
+            f"got {input_tokens.dtype}"
+        )
+    if input_tokens.dim() != 2:
+        raise ValueError(
+            "input_tokens must be a 2-D (B, L) batch of ids, got shape "
+            f"{tuple(input_tokens.shape)}"
+        )
+    seq_len = input_tokens.shape[1]
+    if not 1 <= seq_len <= config.max_seq_len:
+        raise ValueError(
+            f"sequence length {seq_len} is outside 1..max_seq_len={config.max_seq_len} "
+            "(the learned positional embedding has max_seq_len rows)"
+        )
+    if input_tokens.numel() and (
+        int(input_tokens.min()) < 0 or int(input_tokens.max()) >= config.vocab_size
+    ):
+        raise ValueError(
+            f"token ids must lie in 0..{config.vocab_size - 1}, got values in "
+            f"{int(input_tokens.min())}..{int(input_tokens.max())}"
+        )
+    if padding_mask is not None:
+        if (
+            not isinstance(padding_mask, torch.Tensor)
+            or padding_mask.dtype != torch.bool
+        ):
+            raise TypeError(
+                "padding_mask must be a torch.bool tensor (True = real token)"
+            )
+        if padding_mask.shape != input_tokens.shape:
+            raise ValueError(
+                f"padding_mask must have the shape of input_tokens "
+                f"{tuple(input_tokens.shape)} (B, L), got {tuple(padding_mask.shape)}"
+            )

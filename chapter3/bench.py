@@ -7,7 +7,7 @@ Sections (each a function called by :func:`main`; add new ones below the last):
    the fused SDPA variant and :class:`torch.nn.MultiheadAttention`, on CPU and on CUDA when
    present, for a few sequence lengths.
 
-2. **The adder's decoding** (:func:`chapter3.decoding.bench_decoding_section`): batched greedy
+2. **The adder's decoding** (:func:`bench_decoding_section`): batched greedy
    decoding of the 1,000 test equations, with and without the key/value cache, against seed
    003's one-equation-at-a-time loop, for the fast recipe's trained adder and a seed-sized model.
 
@@ -23,6 +23,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from chapter3.adder.checkpoints import trained_adder
+from chapter3.adder.data import disjoint_split
+from chapter3.adder.decoding import benchmark_decoding
+from chapter3.adder.training import FAST_RECIPE
+from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.masks import causal_attend_mask
 from chapter3.multihead import (
     MultiHeadAttention,
@@ -168,8 +173,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
 
     # Section 2: the adder's batched greedy decoding against the per-equation loop.
-    from chapter3.decoding import bench_decoding_section
-
     bench_decoding_section(tiny=args.tiny)
 
     # Later sections go here, each in its own function.
@@ -177,3 +180,46 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def bench_decoding_section(tiny: bool = False) -> list[dict]:
+    """``make bench`` section: batched greedy decoding against the per-equation loop.
+
+    Two models: the fast recipe's trained adder (from :func:`chapter3.adder.trained_adder`,
+    trained on first use) and a model of the notebook's size (d_model 128) with its initial
+    weights, whose timings are what matter here (its predictions are compared, not scored).
+    With ``tiny``, a tiny untrained model and 50 equations: a smoke test.
+    """
+    test = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[2]
+    torch.manual_seed(0)
+    if tiny:
+        tiny_config = GPTConfig(
+            d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
+        )
+        models = {"tiny, untrained": GPTDecoder(tiny_config)}
+        test, repeats = test[:50], 1
+    else:
+        models = {
+            "fast recipe, trained": trained_adder("fast")[0],
+            "notebook size (d_model 128), untrained": GPTDecoder(GPTConfig()),
+        }
+        repeats = 3
+    rows = []
+    print(
+        f"\nAdder decoding of {len(test)} test equations "
+        f"({torch.get_num_threads()} threads; best of {repeats} for the batched paths)"
+    )
+    header = f"{'model':<36} {'batched+cache':>14} {'batched':>9} {'loop':>8} {'speed-up':>9} same"
+    print(header)
+    print("-" * len(header))
+    for name, model in models.items():
+        result = benchmark_decoding(model, test, repeats=repeats)
+        rows.append({"model": name, **result})
+        cached_ms = result["batched_seconds"] * 1e3
+        uncached_ms = result["batched_no_cache_seconds"] * 1e3
+        print(
+            f"{name:<36} {cached_ms:>11.1f} ms {uncached_ms:>6.1f} ms "
+            f"{result['loop_seconds']:>6.2f} s {result['speedup']:>8.0f}x "
+            f"{result['same_predictions']}"
+        )
+    return rows

@@ -1,9 +1,10 @@
 """Inference for the adder: greedy decoding, exact-match accuracy, ``what_is``, a benchmark.
 
-Two decoders give the same answers. :func:`greedy_decode` completes a whole batch of questions
-at once (four forward passes for the whole test split, after computing the prompt prefixes that
-questions share once each: :func:`prefill_shared_prefixes`); :func:`complete_one` is seed 003's
-``compute_sum``, one question at a time, kept as the slow reference.
+Two decoders give the same answers. :func:`greedy_decode` completes a whole batch of
+questions at once (four forward passes for the whole test split, after computing the prompt
+prefixes that questions share once each: :func:`prefill_shared_prefixes`);
+:func:`complete_one` is the adder notebook's ``compute_sum``, one question at a time, kept as
+the slow reference.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from chapter3.adder import (
+from chapter3.adder.data import split_strings
+from chapter3.adder.vocab import (
     EOS,
     EQUAL,
     PAD,
     decode,
     encode_equation,
     parse_question,
-    split_strings,
 )
-from chapter3.gpt import KVCache
-from chapter3.masks import causal_attend_mask, padding_attend_mask
+from chapter3.kv_cache import KVCache, forward_cached
+from chapter3.masks import padding_attend_mask
 
 
 @contextmanager
@@ -81,8 +82,8 @@ def greedy_decode(
             if cache is None:
                 logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
             else:  # the new tokens only, and logits for the last position only
-                logits = model.forward_cached(
-                    new, cache, padding_attend_mask(x, PAD), last_only=True
+                logits = forward_cached(
+                    model, new, cache, padding_attend_mask(x, PAD), last_only=True
                 )
             next_token = logits[:, -1, :].argmax(dim=-1)  # (B,)
             next_token = next_token.masked_fill(finished, PAD)
@@ -109,7 +110,7 @@ def prefill_shared_prefixes(
     ``max_len``) and ``p``; the caller runs ``prompts[:, p:]`` next.
 
     >>> import torch
-    >>> from chapter3.decoding import prefill_shared_prefixes
+    >>> from chapter3.adder.decoding import prefill_shared_prefixes
     >>> from chapter3.gpt import GPTConfig, GPTDecoder
     >>> model = GPTDecoder(GPTConfig()).eval()
     >>> prompts = torch.tensor([[15, 1, 5, 10, 5, 7, 13], [15, 1, 5, 10, 2, 2, 13],
@@ -154,8 +155,12 @@ def prefill_shared_prefixes(
     representative = representative.scatter(0, shared_id, rows)  # (U,)
     prefixes = prompts[representative, :shared]  # (U, p)
     prefix_cache = KVCache(num_layers, max_len)  # (U, H, max_len, d_k) buffers
-    model.forward_cached(
-        prefixes, prefix_cache, padding_attend_mask(prefixes, PAD), last_only=True
+    forward_cached(
+        model,
+        prefixes,
+        prefix_cache,
+        padding_attend_mask(prefixes, PAD),
+        last_only=True,
     )
     return prefix_cache.select_rows(
         shared_id
@@ -165,15 +170,12 @@ def prefill_shared_prefixes(
 def complete_one(
     model: nn.Module, prompt: torch.Tensor, max_new_tokens: int = 4
 ) -> torch.Tensor:
-    """Seed 003's ``compute_sum``: complete one (1, T) prompt, one token per forward pass."""
+    """The adder notebook's ``compute_sum``: complete one (1, T) prompt, one token per
+    forward pass (the slow reference for :func:`greedy_decode`)."""
     x = prompt.long().view(1, -1).to(_device(model))
     with _eval_mode(model):
         for _ in range(max_new_tokens):
-            seq_len = x.size(1)
-            pad = padding_attend_mask(x, PAD)[:, None, None, :]  # (1, 1, 1, t)
-            logits = model(
-                x, pad.expand(1, 1, seq_len, seq_len), causal_attend_mask(seq_len)
-            )
+            logits = model(x, padding_attend_mask(x, PAD))  # (1, t, V)
             last = logits.argmax(-1)[:, -1].view(1, 1)  # (1, 1)
             x = torch.cat([x, last], dim=1)
             if last.item() == EOS:
@@ -256,18 +258,14 @@ def evaluate_one_by_one(model: nn.Module, equations) -> EvalResult:
     return _compare(torch.stack(rows), full, equations, seconds)
 
 
-def what_is(question: str, model: nn.Module | None = None) -> str:
-    """Ask the model for a sum: ``what_is("15+57=")`` → ``"15+57=072"``.
+def what_is(question: str, model: nn.Module) -> str:
+    """Ask ``model`` for a sum: ``what_is("15+57=", model)`` → ``"15+57=072"``.
 
     The question must look like ``a+b=`` with one- or two-digit numbers (they are zero-padded
-    before the model sees them). Without ``model``, the fast recipe's cached model is used
-    (see :func:`chapter3.adder.trained_adder`).
+    before the model sees them). A trained model comes from
+    :func:`chapter3.adder.trained_adder` or :func:`chapter3.adder.load_checkpoint`.
     """
     padded = parse_question(question)
-    if model is None:
-        from chapter3.adder import trained_adder
-
-        model, _ = trained_adder("fast")
     prompt = encode_equation(padded)[:-1]  # drop <EOS>: <BOS> a + b =
     out = greedy_decode(model, prompt[None, :], max_new_tokens=4)[0]
     answer = decode(out)[len(padded) :]
@@ -300,50 +298,3 @@ def benchmark_decoding(model: nn.Module, equations, repeats: int = 3) -> dict:
         "accuracy": cached.accuracy,
         "threads": torch.get_num_threads(),
     }
-
-
-def bench_decoding_section(tiny: bool = False) -> list[dict]:
-    """``make bench`` section: batched greedy decoding against the per-equation loop.
-
-    Two models: the fast recipe's trained adder (from :func:`chapter3.adder.trained_adder`,
-    trained on first use) and a seed-sized model (d_model 128) with its initial weights, whose
-    timings are what matter here (its predictions are compared, not scored). With ``tiny``, a
-    tiny untrained model and 50 equations: a smoke test.
-    """
-    from chapter3.adder import disjoint_split, trained_adder
-    from chapter3.gpt import GPTConfig, GPTDecoder
-    from chapter3.training import FAST_RECIPE
-
-    test = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[2]
-    torch.manual_seed(0)
-    if tiny:
-        tiny_config = GPTConfig(
-            d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
-        )
-        models = {"tiny, untrained": GPTDecoder(tiny_config)}
-        test, repeats = test[:50], 1
-    else:
-        models = {
-            "fast recipe, trained": trained_adder("fast")[0],
-            "seed size (d_model 128), untrained": GPTDecoder(GPTConfig()),
-        }
-        repeats = 3
-    rows = []
-    print(
-        f"\nAdder decoding of {len(test)} test equations "
-        f"({torch.get_num_threads()} threads; best of {repeats} for the batched paths)"
-    )
-    header = f"{'model':<36} {'batched+cache':>14} {'batched':>9} {'loop':>8} {'speed-up':>9} same"
-    print(header)
-    print("-" * len(header))
-    for name, model in models.items():
-        result = benchmark_decoding(model, test, repeats=repeats)
-        rows.append({"model": name, **result})
-        cached_ms = result["batched_seconds"] * 1e3
-        uncached_ms = result["batched_no_cache_seconds"] * 1e3
-        print(
-            f"{name:<36} {cached_ms:>11.1f} ms {uncached_ms:>6.1f} ms "
-            f"{result['loop_seconds']:>6.2f} s {result['speedup']:>8.0f}x "
-            f"{result['same_predictions']}"
-        )
-    return rows

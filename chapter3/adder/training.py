@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch.nn import functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from chapter3._checks import check_positive_int
-from chapter3.adder import (
-    PAD,
+from chapter3.adder.data import (
+    AdderLoaders,
     EquationDataset,
     PadCollate,
     construct_batches,
@@ -24,7 +26,8 @@ from chapter3.adder import (
     make_loaders,
     split_strings,
 )
-from chapter3.decoding import evaluate
+from chapter3.adder.decoding import evaluate
+from chapter3.adder.vocab import PAD
 from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
 
@@ -100,7 +103,7 @@ class NoamSchedule:
     for ``warmup_steps`` steps, then a decay like 1/√step. ``LambdaLR`` multiplies Adam's base
     lr by it, so with the seed's lr=0.2 and d_model=128 the peak is about 0.0019.
 
-    >>> from chapter3.training import NoamSchedule
+    >>> from chapter3.adder.training import NoamSchedule
     >>> f = NoamSchedule(d_model=128, warmup_steps=84)
     >>> round(0.2 * f(83), 5)
     0.00193
@@ -142,7 +145,7 @@ def make_schedule(
     ``recipe.lr * factor(s)`` (``optimizer``'s base lr should be ``recipe.lr``).
 
     >>> import torch
-    >>> from chapter3.training import ORIGINAL_RECIPE, make_schedule
+    >>> from chapter3.adder.training import ORIGINAL_RECIPE, make_schedule
     >>> optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=ORIGINAL_RECIPE.lr)
     >>> scheduler = make_schedule(optimizer, ORIGINAL_RECIPE, steps_per_epoch=28)
     >>> scheduler.lr_lambdas[0].warmup_steps
@@ -226,15 +229,11 @@ def build_data(recipe: Recipe):
             dataset, recipe.batch_size, recipe.fractions, recipe.split_seed
         )
     if recipe.data == "disjoint":
-        from torch.utils.data import DataLoader
-
         train, val, test = (
             EquationDataset(s)
             for s in disjoint_split(2, recipe.disjoint_sizes, recipe.split_seed)
         )
         collate = PadCollate(PAD)
-        from chapter3.adder import AdderLoaders
-
         return AdderLoaders(
             train,
             val,
@@ -258,9 +257,7 @@ def train_epoch(
     for x in loader:
         batch = construct_batches(x)
         logits = model(
-            batch.input.to(device),
-            batch.target_padding_mask.to(device),
-            batch.future_mask.to(device),
+            batch.input.to(device), batch.padding_mask.to(device)
         )  # (B, L, V)
         loss = adder_loss(logits, batch.target.to(device))
         optimizer.zero_grad(set_to_none=True)
@@ -286,11 +283,7 @@ def validate(model, loader) -> float:
     losses = []
     for x in loader:
         batch = construct_batches(x)
-        logits = model(
-            batch.input.to(device),
-            batch.target_padding_mask.to(device),
-            batch.future_mask.to(device),
-        )
+        logits = model(batch.input.to(device), batch.padding_mask.to(device))
         losses.append(adder_loss(logits, batch.target.to(device)).item())
     model.train(was_training)
     return sum(losses) / len(losses)
@@ -325,8 +318,6 @@ def train(
 
 
 def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, History]:
-    from tqdm import tqdm
-
     seed_all(recipe.init_seed)
     loaders = build_data(recipe)
     model = GPTDecoder(recipe.model).to(device)

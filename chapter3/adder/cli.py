@@ -1,0 +1,114 @@
+"""The command line: ``python -m chapter3.adder train|evaluate|ask``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chapter3.adder.checkpoints import (
+    DEFAULT_CHECKPOINT,
+    load_checkpoint,
+    save_checkpoint,
+)
+from chapter3.adder.decoding import evaluate, what_is
+from chapter3.adder.training import build_data, get_recipe, train
+from chapter3.adder.vocab import parse_question
+
+
+# --- the command line ------------------------------------------------------------------------
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m chapter3.adder",
+        description="Train, evaluate and query the GPT decoder that adds two 2-digit numbers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p_train = sub.add_parser("train", help="train a model and save a checkpoint")
+    p_train.add_argument(
+        "--recipe",
+        choices=["original", "fast"],
+        default="fast",
+        help="'seed': seed 003 as is (several minutes on 2 CPU cores); "
+        "'fast': the fast recipe (default)",
+    )
+    p_train.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="number of epochs (default: the recipe's)",
+    )
+    p_train.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_CHECKPOINT,
+        help=f"checkpoint to write (default: {DEFAULT_CHECKPOINT})",
+    )
+    p_train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p_eval = sub.add_parser(
+        "evaluate", help="exact-match accuracy on the recipe's test split"
+    )
+    p_eval.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=DEFAULT_CHECKPOINT,
+        help=f"checkpoint to load (default: {DEFAULT_CHECKPOINT})",
+    )
+    p_eval.add_argument(
+        "--show-wrong",
+        type=int,
+        default=10,
+        metavar="N",
+        help="list at most N wrong answers (default: 10)",
+    )
+
+    p_ask = sub.add_parser("ask", help='complete a question such as "15+57="')
+    p_ask.add_argument(
+        "question", help='a question of the form "a+b=" with 1- or 2-digit a, b'
+    )
+    p_ask.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=DEFAULT_CHECKPOINT,
+        help=f"checkpoint to load (default: {DEFAULT_CHECKPOINT})",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m chapter3.adder``; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "train":
+            if args.epochs is not None and args.epochs < 1:
+                parser.error(f"--epochs must be a positive integer, got {args.epochs}")
+            model, history = train(
+                args.recipe, epochs=args.epochs, progress=not args.quiet, log=print
+            )
+            save_checkpoint(model, args.out, history, recipe=args.recipe)
+            print(
+                f"test accuracy {history.final_test_accuracy:.4f} after "
+                f"{history.train_seconds:.1f} s of training; saved {args.out}"
+            )
+        elif args.command == "evaluate":
+            model, history = load_checkpoint(args.checkpoint)
+            recipe = get_recipe(history.recipe if history is not None else "fast")
+            test = build_data(recipe).test_set
+            result = evaluate(model, test)
+            print(
+                f"exact match on the {result.total} test equations of recipe "
+                f"'{recipe.name}': {result.accuracy:.4f} ({result.num_correct}/{result.total})"
+            )
+            for expected, predicted in result.wrong[: args.show_wrong]:
+                print(f"  expected {expected}  got {predicted}")
+        elif args.command == "ask":
+            parse_question(args.question)  # a bad question fails before any loading
+            model, _ = load_checkpoint(args.checkpoint)
+            print(what_is(args.question, model))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

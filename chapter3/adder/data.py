@@ -1,0 +1,227 @@
+"""The adder's data: every equation, the splits, the loaders and teacher-forcing batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, random_split
+
+from chapter3._checks import check_positive_int
+from chapter3.adder.vocab import EQUAL, PAD, decode, encode_equation, equation_to_string
+from chapter3.masks import padding_attend_mask
+
+
+# --- the data set ----------------------------------------------------------------------------
+def create_add_dataset(
+    num_digits: int = 2, size: int = 10_000, seed: int = 1337
+) -> tuple[list[torch.Tensor], list[str]]:
+    """``size`` random equations, drawn as seed 003 draws them (with replacement).
+
+    One ``torch.Generator`` seeded with ``seed`` draws ``a`` then ``b`` for each equation, so
+    the list is the seed's, equation for equation. Returns (token tensors, strings).
+
+    >>> from chapter3.adder import create_add_dataset
+    >>> create_add_dataset(2, 4)[1]
+    ['15+57=072', '92+00=092', '95+53=148', '15+10=025']
+    """
+    check_positive_int(num_digits, "num_digits")
+    check_positive_int(size, "size")
+    rng = torch.Generator().manual_seed(seed)
+    high = 10**num_digits
+    strings = []
+    for _ in range(size):
+        a = torch.randint(0, high, (1,), generator=rng).item()
+        b = torch.randint(0, high, (1,), generator=rng).item()
+        strings.append(equation_to_string(a, b, num_digits))
+    return [encode_equation(s) for s in strings], strings
+
+
+def all_equations(num_digits: int = 2) -> list[str]:
+    """Every possible equation, ``00+00=000`` to ``99+99=198`` (10,000 for two digits).
+
+    >>> from chapter3.adder import all_equations
+    >>> eqs = all_equations(2)
+    >>> len(eqs), eqs[0], eqs[-1]
+    (10000, '00+00=000', '99+99=198')
+    """
+    high = 10**num_digits
+    return [
+        equation_to_string(a, b, num_digits) for a in range(high) for b in range(high)
+    ]
+
+
+class EquationDataset(Dataset):
+    """A list of equation strings served as 1-D token tensors (``<BOS>`` … ``<EOS>``)."""
+
+    def __init__(self, equations: list[str]) -> None:
+        self.equations = list(equations)
+
+    def __len__(self) -> int:
+        return len(self.equations)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return encode_equation(self.equations[index])
+
+
+class PadCollate:
+    """Stack a list of 1-D token tensors into (B, L), padding with ``pad_id`` if lengths differ.
+
+    A class instead of the seed's lambda, so that a ``DataLoader`` with worker processes can
+    pickle it. With zero-padded equations every sample has the same length anyway.
+
+    >>> import torch
+    >>> from chapter3.adder import PadCollate
+    >>> PadCollate()([torch.tensor([1, 2, 3]), torch.tensor([4])])
+    tensor([[ 1,  2,  3],
+            [ 4, 16, 16]])
+    """
+
+    def __init__(self, pad_id: int = PAD) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, batch: list[torch.Tensor]) -> torch.Tensor:
+        return torch.nn.utils.rnn.pad_sequence(
+            batch, batch_first=True, padding_value=self.pad_id
+        )
+
+
+@dataclass
+class AdderLoaders:
+    """The three splits and their loaders (train shuffled, the others in order)."""
+
+    train_set: Dataset
+    val_set: Dataset
+    test_set: Dataset
+    train_loader: DataLoader
+    val_loader: DataLoader
+    test_loader: DataLoader
+
+
+def split_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
+    """Train/val/test sizes as seed 003 rounds them (test takes the remainder).
+
+    >>> from chapter3.adder import split_sizes
+    >>> split_sizes(10_000, (0.7, 0.2, 0.1))
+    (7000, 2000, 1000)
+    """
+    if (
+        len(fractions) != 3
+        or any(f < 0 for f in fractions)
+        or abs(sum(fractions) - 1) > 1e-6
+    ):
+        raise ValueError(
+            f"fractions must be three non-negative numbers summing to 1, got {fractions}"
+        )
+    train = round(n * fractions[0])
+    val = round(n * fractions[1])
+    return train, val, n - train - val
+
+
+def make_loaders(
+    dataset,
+    batch_size: int = 256,
+    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1),
+    split_seed: int = 1992,
+) -> AdderLoaders:
+    """Split ``dataset`` with ``random_split`` (a generator seeded with ``split_seed``) and wrap
+    each part in a ``DataLoader``. This is seed 003's ``DataLoaders.split_data``.
+    """
+    check_positive_int(batch_size, "batch_size")
+    sizes = split_sizes(len(dataset), fractions)
+    train_set, val_set, test_set = random_split(
+        dataset, list(sizes), generator=torch.Generator().manual_seed(split_seed)
+    )
+    collate = PadCollate(PAD)
+    return AdderLoaders(
+        train_set,
+        val_set,
+        test_set,
+        DataLoader(train_set, batch_size=batch_size, shuffle=True, collate_fn=collate),
+        DataLoader(val_set, batch_size=batch_size, shuffle=False, collate_fn=collate),
+        DataLoader(test_set, batch_size=batch_size, shuffle=False, collate_fn=collate),
+    )
+
+
+def disjoint_split(
+    num_digits: int = 2,
+    sizes: tuple[int, int, int] = (8000, 1000, 1000),
+    seed: int = 1992,
+) -> tuple[list[str], list[str], list[str]]:
+    """Shuffle every possible equation once and cut it into train/val/test: no string is in
+    two splits (unlike seed 003, which samples with replacement and then splits).
+
+    >>> from chapter3.adder import disjoint_split
+    >>> train, val, test = disjoint_split()
+    >>> len(train), len(val), len(test), len(set(train) & set(test))
+    (8000, 1000, 1000, 0)
+    """
+    equations = all_equations(num_digits)
+    if sum(sizes) > len(equations):
+        raise ValueError(
+            f"sizes {sizes} ask for more than the {len(equations)} possible equations"
+        )
+    order = torch.randperm(
+        len(equations), generator=torch.Generator().manual_seed(seed)
+    ).tolist()
+    shuffled = [equations[i] for i in order]
+    n_train, n_val, n_test = sizes
+    return (
+        shuffled[:n_train],
+        shuffled[n_train : n_train + n_val],
+        shuffled[n_train + n_val : n_train + n_val + n_test],
+    )
+
+
+def split_strings(split) -> list[str]:
+    """The equation strings of a split (a ``Subset`` of tensors or an :class:`EquationDataset`)."""
+    if isinstance(split, EquationDataset):
+        return list(split.equations)
+    if isinstance(split, Subset):
+        return [decode(split.dataset[i]) for i in split.indices]
+    return [decode(x) for x in split]
+
+
+# --- batches for teacher forcing -------------------------------------------------------------
+class Batch(NamedTuple):
+    """What one training step needs (shapes for 11-token equations, B = batch size)."""
+
+    input: torch.Tensor  # (B, 10): the equation without its last token (<EOS>)
+    target: torch.Tensor  # (B, 10): shifted left by one, PAD up to and including "="
+    padding_mask: torch.Tensor  # (B, 10): True at real tokens (the causal mask is in
+    # every attention module, so a batch carries no future mask)
+
+
+def construct_batches(x: torch.Tensor) -> Batch:
+    """Turn a (B, L) batch of equations into the model's input, target and padding mask.
+
+    The target is the input shifted left by one token. Every target position up to and
+    including "=" becomes PAD, so that the loss (``ignore_index=PAD``) only asks the model for
+    the answer digits and ``<EOS>``: the operands are random, nothing can predict them.
+
+    >>> import torch
+    >>> from chapter3.adder import construct_batches, encode_equation
+    >>> batch = construct_batches(encode_equation("90+38=128")[None, :])
+    >>> batch.input
+    tensor([[15,  9,  0, 10,  3,  8, 13,  1,  2,  8]])
+    >>> batch.target
+    tensor([[16, 16, 16, 16, 16, 16,  1,  2,  8, 14]])
+    >>> batch.padding_mask.shape
+    torch.Size([1, 10])
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.is_floating_point():
+        raise ValueError(
+            "x must be a (B, L) tensor of token ids (one equation per row)"
+        )
+    x = x.long()
+    is_equal = x == EQUAL  # (B, L)
+    if not torch.equal(is_equal.sum(dim=1), torch.ones(x.size(0), dtype=torch.long)):
+        raise ValueError('every equation in the batch must contain exactly one "="')
+    equal_pos = is_equal.long().argmax(dim=1)  # (B,)
+    inputs = x[:, :-1]  # (B, L-1): drop the last token
+    target = x[:, 1:].clone()  # (B, L-1): what comes next at each position
+    positions = torch.arange(1, x.size(1))  # target[:, j] is token j + 1
+    target[positions[None, :] <= equal_pos[:, None]] = PAD  # hide a, "+", b and "="
+
+    return Batch(inputs, target, padding_attend_mask(inputs, PAD))  # mask: (B, L-1)
