@@ -2,16 +2,17 @@
 The adder's learning-rate schedule
 ==================================
 
-The seed's adder trains with the schedule of "Attention Is All You Need": the learning rate
-rises linearly for a few thousand steps (here: three epochs), then decays like
-:math:`1/\\sqrt{\\text{step}}`. This script draws it step by step, exactly as the optimiser sees
-it, next to the shorter warm-up and linear decay of the book's fast recipe.
+The adder notebook's original recipe trains with the schedule of "Attention Is All You
+Need": the learning rate rises linearly for a few thousand steps (here: three epochs),
+then decays like :math:`1/\\sqrt{\\text{step}}`. This script draws it step by step,
+exactly as the optimiser sees it, next to the shorter warm-up and linear decay of the
+book's fast recipe.
 """
 
 # %%
 # The Noam factor
 # ---------------
-# :class:`~chapter3.training.NoamSchedule` is the factor that ``LambdaLR`` multiplies Adam's
+# :class:`~chapter3.adder.training.NoamSchedule` is the factor that ``LambdaLR`` multiplies Adam's
 # base learning rate by at every step:
 #
 # .. math::
@@ -20,12 +21,17 @@ it, next to the shorter warm-up and linear decay of the book's fast recipe.
 #    \min\bigl((s+1)^{-1/2},\; (s+1)\,w^{-3/2}\bigr)
 #
 # The two terms meet at :math:`s + 1 = w`, the last warm-up step, where the factor peaks at
-# :math:`(d_\text{model}\,w)^{-1/2}`. The seed recipe multiplies it by a base rate of 0.2, an
+# :math:`(d_\text{model}\,w)^{-1/2}`. The original recipe multiplies it by a base rate of 0.2, an
 # unusual number that only makes sense together with this factor.
 import matplotlib.pyplot as plt
 import torch
 
-from chapter3.training import FAST_RECIPE, ORIGINAL_RECIPE, build_data, make_schedule
+from chapter3.adder.training import (
+    FAST_RECIPE,
+    ORIGINAL_RECIPE,
+    build_data,
+    make_schedule,
+)
 
 torch.set_num_threads(1)
 
@@ -33,8 +39,8 @@ torch.set_num_threads(1)
 def lr_per_step(recipe):
     """The learning rate of every optimiser step of ``recipe``, and its warm-up in steps.
 
-    The scheduler is the one :func:`~chapter3.training.train` builds
-    (:func:`~chapter3.training.make_schedule`), fed the number of batches of the recipe's own
+    The scheduler is the one :func:`~chapter3.adder.training.train` builds
+    (:func:`~chapter3.adder.training.make_schedule`), fed the number of batches of the recipe's own
     training loader; the rates are read back from the optimiser step by step.
     """
     steps_per_epoch = len(build_data(recipe).train_loader)
@@ -50,21 +56,23 @@ def lr_per_step(recipe):
 
 
 # %%
-# The seed recipe: steps per epoch come from its own data loader (7,000 training equations in
+# The original recipe: steps per epoch come from its own data loader (7,000 training equations in
 # batches of 256), and the warm-up lasts ``warmup_epochs`` epochs.
 assert ORIGINAL_RECIPE.schedule == "noam", (
-    "this script draws the seed recipe's Noam schedule"
+    "this script draws the original recipe's Noam schedule"
 )
 original_lrs, original_steps, original_warmup = lr_per_step(ORIGINAL_RECIPE)
 peak_step = max(range(len(original_lrs)), key=original_lrs.__getitem__)
-print(f"seed recipe: {original_steps} steps per epoch, warm-up {original_warmup} steps")
+print(
+    f"original recipe: {original_steps} steps per epoch, warm-up {original_warmup} steps"
+)
 print(f"peak learning rate {original_lrs[peak_step]:.5f} at step {peak_step}")
 print(f"last learning rate {original_lrs[-1]:.5f} at step {len(original_lrs) - 1}")
 
 # %%
 # The fast recipe (the model this book trains at build time) warms up for half an epoch and
 # then decays linearly to zero at the last step
-# (:class:`~chapter3.training.WarmupLinearSchedule`).
+# (:class:`~chapter3.adder.training.WarmupLinearSchedule`).
 assert FAST_RECIPE.schedule == "warmup_linear", (
     "update this script: the fast recipe changed"
 )
@@ -78,28 +86,29 @@ print(f"peak learning rate {max(fast_lrs):.5f}")
 # -----------------------------------------
 # The dashed curve on the left is the decay term alone, :math:`0.2\,(d_\text{model}\,s)^{-1/2}`
 # continued back into the warm-up: after the peak, the schedule *is* that curve.
-fig, (ax_seed, ax_fast) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+fig, (ax_original, ax_fast) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 steps = range(len(original_lrs))
-ax_seed.plot(steps, original_lrs, label="Noam schedule (as used)")
+ax_original.plot(steps, original_lrs, label="Noam schedule (as used)")
 decay = [
     ORIGINAL_RECIPE.lr * (ORIGINAL_RECIPE.model.d_model * (s + 1)) ** -0.5
     for s in steps
 ]
-ax_seed.plot(steps, decay, "--", color="0.5", label="0.2 · (d_model · (s+1))^-1/2")
-ax_seed.axvline(
+ax_original.plot(steps, decay, "--", color="0.5", label="0.2 · (d_model · (s+1))^-1/2")
+ax_original.axvline(
     original_warmup - 1,
     color="C3",
     linewidth=1,
     label=f"end of warm-up (step {original_warmup - 1})",
 )
-ax_seed.set_ylim(0, original_lrs[peak_step] * 1.6)
-ax_seed.set_xlabel("optimiser step")
-ax_seed.set_ylabel("learning rate")
-ax_seed.set_title(
-    f"seed recipe: Noam, d_model={ORIGINAL_RECIPE.model.d_model}, warm-up {original_warmup} steps",
+ax_original.set_ylim(0, original_lrs[peak_step] * 1.6)
+ax_original.set_xlabel("optimiser step")
+ax_original.set_ylabel("learning rate")
+ax_original.set_title(
+    f"original recipe: Noam, d_model={ORIGINAL_RECIPE.model.d_model}, "
+    f"warm-up {original_warmup} steps",
     fontsize=10,
 )
-ax_seed.legend(fontsize=8)
+ax_original.legend(fontsize=8)
 
 ax_fast.plot(range(fast_total), fast_lrs, color="C2")
 ax_fast.axvline(fast_warmup - 1, color="C3", linewidth=1)

@@ -13,15 +13,15 @@ and asks the trained model a few questions, the hardest carries included.
 # Train, or load this build's model
 # ---------------------------------
 # :func:`chapter3.adder.trained_adder` returns the model and its training
-# :class:`~chapter3.training.History`. The model never comes from a checked-in file: a change
+# :class:`~chapter3.adder.training.History`. The model never comes from a checked-in file: a change
 # anywhere in ``chapter3`` changes the cache key, and the next build trains again.
 import matplotlib.pyplot as plt
 import torch
 
 from chapter3.adder import split_strings, trained_adder
-from chapter3.decoding import evaluate, what_is
+from chapter3.adder.decoding import evaluate, what_is
+from chapter3.adder.training import FAST_RECIPE, build_data
 from chapter3.gpt import count_parameters
-from chapter3.training import FAST_RECIPE, build_data
 
 torch.set_num_threads(1)
 
@@ -92,7 +92,7 @@ plt.show()
 # %%
 # Asking the model
 # ----------------
-# :func:`~chapter3.decoding.what_is` pads the numbers to two digits, feeds ``<BOS>a+b=`` and
+# :func:`~chapter3.adder.decoding.what_is` pads the numbers to two digits, feeds ``<BOS>a+b=`` and
 # decodes three digits greedily. The questions include the two hardest carries: ``99+99``
 # carries in both columns and ``50+50`` carries into a new hundreds digit from a tens column
 # whose ones column has no carry at all. The last column says whether the equation string was
