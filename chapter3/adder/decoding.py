@@ -72,13 +72,13 @@ def greedy_decode(
         if (
             use_cache
         ):  # prefixes that rows share are computed once, then the rest per row
-            # room for every position the model will see (the last new token is never fed in)
+            # room for every position the model sees (the last new token is never fed in)
             max_len = x.size(1) + max_new_tokens - 1
             cache, shared = prefill_shared_prefixes(model, x, max_len)
             new = x[:, shared:]  # (B, T - shared)
         for _ in range(max_new_tokens):
-            # Same masks as the one-at-a-time loop: padding (should the model ever emit <pad>)
-            # and the causal mask, which the model builds when none is given.
+            # Same masks as the one-at-a-time loop: padding (should the model emit <pad>)
+            # and the causal mask (inside every attention module).
             if cache is None:
                 logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
             else:  # the new tokens only, and logits for the last position only
@@ -244,7 +244,7 @@ def evaluate(model: nn.Module, equations, use_cache: bool = True) -> EvalResult:
 
 
 def evaluate_one_by_one(model: nn.Module, equations) -> EvalResult:
-    """The same evaluation with seed 003's per-equation loop (the slow reference)."""
+    """The same evaluation with the adder notebook's per-equation loop (the slow reference)."""
     equations = _as_strings(equations)
     prompts, full = _prompts_and_answers(equations)
     start = time.perf_counter()
