@@ -72,7 +72,7 @@ def greedy_decode(
         if (
             use_cache
         ):  # prefixes that rows share are computed once, then the rest per row
-            # room for every position the model sees (the last new token is never fed in)
+            # room for every position the model sees (the last new token never goes in)
             max_len = x.size(1) + max_new_tokens - 1
             cache, shared = prefill_shared_prefixes(model, x, max_len)
             new = x[:, shared:]  # (B, T - shared)
