@@ -55,10 +55,10 @@ def greedy_decode(
 
     All rows are decoded together; a row that has produced ``<EOS>`` gets ``<pad>`` from then
     on, and the loop stops early once every row has finished. Returns (B, T + k), k ≤
-    ``max_new_tokens``. With ``use_cache`` (and a model that offers ``forward_cached``) the
+    ``max_new_tokens``. With ``use_cache`` (:func:`chapter3.kv_cache.forward_cached`) the
     prompt positions that rows share are computed once (:func:`prefill_shared_prefixes`), the
     rest of each prompt once per row, and each later step runs the model on the new token only
-    (see :class:`chapter3.gpt.KVCache`); without it, each step reruns the whole sequence.
+    (see :class:`chapter3.kv_cache.KVCache`); without it, each step reruns the whole sequence.
     """
     if prompts.dim() != 2:
         raise ValueError(
