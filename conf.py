@@ -30,6 +30,7 @@ extensions = [
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "gallery_guard",
+    "concept_figures",
     "sphinx.ext.doctest",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
@@ -42,6 +43,8 @@ WATCHED_HASH = watched_hash([ROOT / p for p in freshness_watch])
 exclude_patterns = [
     "_build",
     "_ext",
+    "_figures",
+    "_generated",
     "**/.ipynb_checkpoints",
     # sphinx-gallery writes a notebook beside each generated page; myst-nb would read it as a
     # second copy of the same document (see shared notes, pitfall 1).
@@ -86,6 +89,8 @@ sphinx_gallery_conf = {
         "../gallery/adder",
     ],
     "within_subsection_order": "FileNameSortKey",
+    # Every figure is saved twice, for furo's light and dark mode (docs/_ext/light_dark.py).
+    "image_scrapers": ("light_dark.scraper",),
     # Backreferences: which gallery scripts use which chapter3 object. Chapter pages show
     # them with an eval-rst block: ``.. minigallery:: chapter3.masks.masked_softmax``
     # (or several names). inspect_global_variables also catches objects reached through an instance.
