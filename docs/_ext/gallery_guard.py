@@ -53,20 +53,21 @@ def fallback_alt(image: str) -> str:
 
 
 _HASHLIKE = re.compile(r"\b[0-9a-f]{12,}\b", re.IGNORECASE)
-_FILELIKE = re.compile(r"\.(png|jpe?g|svg|gif|webp)\b|sphx_glr_|[/\\]", re.IGNORECASE)
+_FILELIKE = re.compile(r"\S+\.(png|jpe?g|svg|gif|webp)\b|sphx_glr_", re.IGNORECASE)
 
 
 def alt_problem(image: str, alt: str) -> str | None:
     """Why ``alt`` is not real alt text for ``image`` (None when it is).
 
     Alt text must say what the figure shows: not empty, not the file name sphinx-gallery
-    falls back to, and nothing that looks like a file name, a path or a hash.
+    falls back to, and nothing that looks like an image file name or a hash.
 
     >>> alt_problem("/i/sphx_glr_plot_masks_001.png", "Masks of a padded batch")
     >>> alt_problem("/i/sphx_glr_plot_masks_001.png", "plot masks")
     'it is the file name'
     >>> alt_problem("/i/x.png", "_images/3f2a9c1be0d47a6e.png")
     'it looks like a file name or a hash'
+    >>> alt_problem("/i/x.png", "Weights: softmax(q · k / √2)")
     """
     alt = alt.strip()
     if not alt:

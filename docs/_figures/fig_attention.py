@@ -10,7 +10,8 @@ import torch
 from fig_style import Theme, arrow, canvas, matrix, text
 
 from chapter3.inputs import INPUT_WORDS, example_inputs
-from chapter3.simple_attention import attn_scores_by_matmul
+from chapter3.self_attention import SelfAttention_v1
+from chapter3.simple_attention import all_context_vecs, attn_scores_by_matmul
 
 
 def _highlight_row(ax, x, y, row, n_cols, cell, theme: Theme):
@@ -39,6 +40,7 @@ def simple_context(theme: Theme):
     scores = attn_scores_by_matmul(inputs, inputs[1])  # (6,)
     weights = torch.softmax(scores, dim=0)  # (6,)
     context = weights @ inputs  # (3,)
+    assert torch.allclose(context, all_context_vecs(inputs)[1])
 
     fig, ax = canvas(9.4, 3.9)
     cell, top = 0.42, 3.2
@@ -173,6 +175,12 @@ def qkv_context(theme: Theme):
     scores = query_2 @ keys.T  # (6,)
     weights = torch.softmax(scores / keys.shape[-1] ** 0.5, dim=-1)  # (6,)
     context = weights @ values  # (2,)
+    torch.manual_seed(123)  # the compact module of 3.4.2 draws the same weights
+    with torch.no_grad():
+        module_context = SelfAttention_v1(3, 2)(inputs)[1]
+    assert torch.allclose(context, module_context), (
+        "figure and SelfAttention_v1 disagree"
+    )
 
     fig, ax = canvas(10.4, 4.0)
     cell, top = 0.42, 3.1

@@ -66,7 +66,7 @@ def combine_masks(theme: Theme):
     assert torch.equal(combined[0, 0], pad[0][None, :] & future)
     names = _names(TOKENS[0])
     cell = 0.4
-    fig, ax = canvas(12.4, 3.9)
+    fig, ax = canvas(13.0, 3.9)
     top = 3.0
     right = _bool_grid(
         ax,
@@ -131,7 +131,7 @@ def combine_masks(theme: Theme):
     )
     text(
         ax,
-        6.2,
+        6.5,
         0.25,
         "the extra axis of size 1 broadcasts over the heads; "
         "no row is ever empty (every query keeps key 0)",
