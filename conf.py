@@ -31,13 +31,14 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "gallery_guard",
     "concept_figures",
+    "notebook_figures",
     "sphinx.ext.doctest",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
 ]
 
 # The watched sources: a change in any of them re-executes every page and gallery script.
-freshness_watch = ["chapter3"]
+freshness_watch = ["chapter3", "docs/_ext/notebook_figures.py"]
 WATCHED_HASH = watched_hash([ROOT / p for p in freshness_watch])
 
 exclude_patterns = [

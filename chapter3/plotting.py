@@ -149,11 +149,15 @@ def restyle_for_dark(
 
     Page-colored parts change; data colors do not:
 
-    * the figure and axes backgrounds become transparent, legend frames ``panel``;
-    * dark text, tick marks, spines and lines (luminance below 0.2, black on a white page)
-      become ``foreground``;
-    * images, colored bars and lines, and the cell labels of :func:`annotate_heatmap` (which
-      sit on their cell, not on the page) are left as they are.
+    * the figure and axes backgrounds become transparent, light legend frames and text boxes
+      become ``panel``;
+    * dark text, tick marks, spines and lines that sit on the page (luminance below 0.2: black
+      on a white page) become ``foreground``;
+    * text that sits on data (an image cell, a filled patch, its own colored box) keeps its
+      color when it reads there (contrast at least 4.5) and otherwise gets the near-black or
+      white that contrasts more with what is under it;
+    * images, colored bars and lines, and the cell labels of :func:`annotate_heatmap` are left
+      as they are.
 
     Save the result with ``transparent=True`` or keep ``fig.patch`` as set here.
     """
@@ -171,6 +175,10 @@ def restyle_for_dark(
         rgba = to_rgba(color)
         return rgba[3] > 0 and relative_luminance(rgba[:3]) > 0.8
 
+    # what each text sits on is decided before anything is recolored
+    texts = [t for t in fig.findobj(Text) if t.get_gid() != CELL_LABEL_GID]
+    under = {id(t): _background_under(t) for t in texts}
+
     fig.patch.set_facecolor("none")
     for ax in fig.axes:
         ax.patch.set_facecolor("none")
@@ -179,22 +187,176 @@ def restyle_for_dark(
     for legend in fig.findobj(Legend):
         legend.get_frame().set_facecolor(panel)
         legend.get_frame().set_edgecolor(foreground)
-    for artist in fig.findobj():
-        if isinstance(artist, Text):
-            if artist.get_gid() == CELL_LABEL_GID:
-                continue
-            if is_dark(artist.get_color()):
-                artist.set_color(foreground)
-            box = artist.get_bbox_patch()
-            if box is not None and is_light(box.get_facecolor()):
+    for text in texts:
+        box = text.get_bbox_patch()
+        background = under[id(text)]
+        if box is not None and to_rgba(box.get_facecolor())[3] > 0.5:
+            if is_light(box.get_facecolor()):
                 box.set_facecolor(panel)
-        elif isinstance(artist, Line2D):
+            background = box.get_facecolor()
+        if box is not None and is_dark(box.get_edgecolor()):
+            box.set_edgecolor(foreground)
+        if background is None:
+            if is_dark(text.get_color()):
+                text.set_color(foreground)
+        elif contrast_ratio(text.get_color(), background[:3]) < 4.5:
+            text.set_color(text_color_on(background[:3]))
+    for artist in fig.findobj():
+        if isinstance(artist, Line2D):
             if is_dark(artist.get_color()):
                 artist.set_color(foreground)
             if is_dark(artist.get_markeredgecolor()):
                 artist.set_markeredgecolor(foreground)
             if is_dark(artist.get_markerfacecolor()):
                 artist.set_markerfacecolor(foreground)
-        elif isinstance(artist, Patch):
-            if is_dark(artist.get_edgecolor()):
-                artist.set_edgecolor(foreground)
+        elif isinstance(artist, Patch) and is_dark(artist.get_edgecolor()):
+            artist.set_edgecolor(foreground)
+
+
+def _background_under(text):
+    """The RGBA color under a text's anchor inside its axes: an image cell or a filled patch.
+
+    None when the text sits on the page (outside any image and filled patch, or not in axes).
+    """
+    from matplotlib.colors import to_rgba
+
+    ax = text.axes
+    if ax is None or not text.get_text().strip():
+        return None
+    point = text.get_transform().transform(text.get_position())  # display coordinates
+    x, y = ax.transData.inverted().transform(point)
+    for image in reversed(ax.images):
+        left, right, bottom, top = image.get_extent()
+        if not (min(left, right) <= x <= max(left, right)):
+            continue
+        if not (min(bottom, top) <= y <= max(bottom, top)):
+            continue
+        data = image.get_array()
+        rows, cols = data.shape[:2]
+        first_row = top if image.origin == "upper" else bottom
+        last_row = bottom if image.origin == "upper" else top
+        row = int((y - first_row) / (last_row - first_row) * rows)
+        col = int((x - left) / (right - left) * cols)
+        value = data[min(max(row, 0), rows - 1), min(max(col, 0), cols - 1)]
+        if data.ndim == 3:  # an RGB(A) image: the pixel is the color
+            scale = 255.0 if data.dtype.kind in "ui" else 1.0
+            return to_rgba([float(c) / scale for c in value])
+        return image.cmap(image.norm(float(value)))
+    for patch in reversed(ax.patches):
+        face = to_rgba(patch.get_facecolor())
+        if face[3] > 0.5 and patch.contains_point(point):
+            return face
+    return None
+
+
+def figure_alt_text(fig) -> str:
+    """Alt text for a figure: its suptitle and axes titles, or failing those its labels.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_title("Loss per epoch")
+    >>> figure_alt_text(fig)
+    'Loss per epoch'
+    >>> plt.close(fig)
+    """
+    from matplotlib.text import Text
+
+    titles = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        titles.append(suptitle.get_text().strip())
+    for ax in fig.axes:
+        for loc in ("left", "center", "right"):
+            title = ax.get_title(loc=loc).strip()
+            if title:
+                titles.append(title)
+    if titles:
+        return " ".join(", ".join(titles).split())
+    ticks = {  # tick labels and axis labels say little about what a figure shows
+        id(label)
+        for ax in fig.axes
+        for axis in (ax.xaxis, ax.yaxis)
+        for label in axis.findobj(Text)
+    }
+    labels = []
+    for text in fig.findobj(Text):
+        content = " ".join(text.get_text().split())
+        if content and id(text) not in ticks and content not in labels:
+            labels.append(content)
+    if not labels:
+        return "A figure without a title or labels"
+    return "A figure labelled: " + "; ".join(labels[:30])
+
+
+def _png(fig, **kwargs) -> tuple[bytes, int]:
+    """The figure as PNG bytes at twice its dpi, and its width in CSS pixels."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=2 * fig.dpi, **kwargs)
+    data = buffer.getvalue()
+    width = int.from_bytes(data[16:20], "big")  # the PNG header's IHDR width
+    return data, width // 2
+
+
+def light_dark_html(fig) -> str:
+    """HTML that shows ``fig`` as drawn on a light page, and restyled on a dark one.
+
+    Two ``<img>`` elements with furo's ``only-light`` and ``only-dark`` classes, both with the
+    alt text of :func:`figure_alt_text`. The figure itself is not changed: the dark variant
+    is drawn from a copy (:func:`restyle_for_dark`).
+    """
+    import base64
+    import html
+    import pickle
+
+    import matplotlib.pyplot as plt
+
+    alt = html.escape(figure_alt_text(fig), quote=True)
+    light, width = _png(fig, facecolor=fig.get_facecolor())
+    dark_fig = pickle.loads(pickle.dumps(fig))
+    try:
+        restyle_for_dark(dark_fig)
+        dark, _ = _png(dark_fig, transparent=True)
+    finally:
+        plt.close(dark_fig)
+    images = []
+    for variant, data in (("light", light), ("dark", dark)):
+        src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        images.append(
+            f'<img class="only-{variant}" src="{src}" alt="{alt}" width="{width}"/>'
+        )
+    return '<div class="light-dark-figure">' + "".join(images) + "</div>"
+
+
+def register_light_dark_display(shell=None) -> bool:
+    """Make an IPython kernel display every matplotlib figure with :func:`light_dark_html`.
+
+    The book's build runs this at kernel start (``docs/_ext/notebook_figures.py``), so the
+    figures of its executed pages work in light and dark mode and carry real alt text.
+    pyplot is imported first: configuring the inline backend resets the figure formatters.
+    Returns False outside IPython.
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython comes with the docs extra
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    plt.close(plt.figure())  # the first figure resolves the backend, which resets formatters
+
+    formatter = shell.display_formatter.formatters["text/html"]
+
+    def register(*_args) -> None:
+        formatter.for_type(Figure, light_dark_html)
+
+    register()
+    shell.events.register("pre_run_cell", register)  # again after any %matplotlib magic
+    return True

@@ -56,7 +56,9 @@ def test_alt_text_is_a_sentence_not_a_file_name(figure):
 def test_every_figure_is_shown_on_its_page_and_only_known_figures_are_used():
     used = {}
     for page in DOCS.glob("*.md"):
-        for name in re.findall(r"^```\{concept-figure\}\s+(\S+)", page.read_text(), re.M):
+        for name in re.findall(
+            r"^```\{concept-figure\}\s+(\S+)", page.read_text(), re.M
+        ):
             used.setdefault(name, []).append(page.stem)
     assert set(used) == set(NAMES), set(used) ^ set(NAMES)
     for figure in REGISTRY.FIGURES:
@@ -122,7 +124,9 @@ def test_heatmap_labels_are_light_on_dark_cells_and_dark_on_light_cells(cmap):
 def test_heatmap_hidden_cells_and_labels():
     fig, ax = plt.subplots()
     ax.imshow([[0.0, 1.0]], cmap="Blues", vmin=0, vmax=1)
-    texts = annotate_heatmap(ax, [[0.0, 1.0]], hidden=[[True, False]], labels=[["a", "b"]])
+    texts = annotate_heatmap(
+        ax, [[0.0, 1.0]], hidden=[[True, False]], labels=[["a", "b"]]
+    )
     assert [t.get_text() for t in texts] == ["–", "b"]
     plt.close(fig)
     fig, ax = plt.subplots()
@@ -160,4 +164,73 @@ def test_the_gallery_scraper_writes_a_light_and_a_dark_file(tmp_path):
     assert (tmp_path / "sphx_glr_plot_x_001_dark.png").is_file()
     assert ".. container:: only-light" in rst and ".. container:: only-dark" in rst
     assert rst.count(":alt: A rising line") == 2
-    assert light_dark.dark_variants_missing(["/sphx_glr_plot_x_001.png"], tmp_path) == []
+    assert (
+        light_dark.dark_variants_missing(["/sphx_glr_plot_x_001.png"], tmp_path) == []
+    )
+
+
+# --- figures of executed pages (docs/_ext/notebook_figures.py) -------------------------------
+
+
+def test_light_dark_html_shows_two_variants_with_the_titles_as_alt_text():
+    from chapter3.plotting import light_dark_html
+
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=40)
+    ax.plot([0, 1], color="black")
+    ax.set_title('Loss & "accuracy"')
+    html = light_dark_html(fig)
+    assert html.count("<img ") == 2
+    assert 'class="only-light"' in html and 'class="only-dark"' in html
+    assert html.count('alt="Loss &amp; &quot;accuracy&quot;"') == 2
+    assert ax.lines[0].get_color() == "black", "the shown figure itself must not change"
+    assert plt.get_fignums() == [fig.number], "the dark copy must not stay open"
+    plt.close(fig)
+
+
+def test_alt_text_of_an_untitled_figure_lists_its_labels_not_its_ticks():
+    from chapter3.plotting import figure_alt_text
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    ax.text(0.5, 0.5, "last hidden state")
+    ax.set_xlabel("step")
+    assert figure_alt_text(fig) == "A figure labelled: last hidden state"
+    plt.close(fig)
+
+
+def test_the_kernel_registers_the_html_formatter_for_figures():
+    from types import SimpleNamespace
+
+    from matplotlib.figure import Figure
+
+    from chapter3.plotting import light_dark_html, register_light_dark_display
+
+    class Formatter:
+        def __init__(self):
+            self.types = {}
+
+        def for_type(self, cls, func):
+            self.types[cls] = func
+
+    hooks = []
+    html = Formatter()
+    shell = SimpleNamespace(
+        display_formatter=SimpleNamespace(formatters={"text/html": html}),
+        events=SimpleNamespace(register=lambda name, f: hooks.append((name, f))),
+    )
+    assert register_light_dark_display(shell)
+    assert html.types[Figure] is light_dark_html
+    html.types.clear()  # what configuring the inline backend does
+    ((name, hook),) = hooks
+    assert name == "pre_run_cell"
+    hook(None)
+    assert html.types[Figure] is light_dark_html
+
+
+def test_the_startup_file_calls_the_package(tmp_path):
+    import notebook_figures
+
+    path = notebook_figures.startup_file(tmp_path)
+    assert path.parts[-3:] == ("profile_default", "startup", "00-light-dark.py")
+    assert "register_light_dark_display()" in notebook_figures.STARTUP
+    compile(notebook_figures.STARTUP, str(path), "exec")
