@@ -282,12 +282,23 @@ def figure_alt_text(fig) -> str:
     }
     labels = []
     for text in fig.findobj(Text):
-        content = " ".join(text.get_text().split())
+        content = " ".join(_plain_math(text.get_text()).split())
         if content and id(text) not in ticks and content not in labels:
             labels.append(content)
     if not labels:
         return "A figure without a title or labels"
     return "A figure labelled: " + "; ".join(labels[:30])
+
+
+def _plain_math(text: str) -> str:
+    """Mathtext as plain words for alt text.
+
+    >>> _plain_math("state $h_1$ and $s_{12}$")
+    'state h1 and s12'
+    """
+    import re
+
+    return re.sub(r"\$([^$]*)\$", lambda m: re.sub(r"[\\{}_^]", "", m.group(1)), text)
 
 
 def _png(fig, **kwargs) -> tuple[bytes, int]:
@@ -350,7 +361,9 @@ def register_light_dark_display(shell=None) -> bool:
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    plt.close(plt.figure())  # the first figure resolves the backend, which resets formatters
+    plt.close(
+        plt.figure()
+    )  # the first figure resolves the backend, which resets formatters
 
     formatter = shell.display_formatter.formatters["text/html"]
 

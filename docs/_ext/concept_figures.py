@@ -84,8 +84,13 @@ def draw_all(srcdir, out_dir, dpi: int = DPI, names=None) -> list[Path]:
     return written
 
 
+# Whether this build shows figures (an HTML build) or leaves them out (make doctest).
+_SHOWN = {"html": True}
+
+
 def _draw_if_stale(app) -> None:
-    if app.builder.format != "html":
+    _SHOWN["html"] = app.builder.format == "html"
+    if not _SHOWN["html"]:
         return
     srcdir = Path(app.srcdir)
     out_dir = srcdir / OUT_DIR
@@ -126,6 +131,8 @@ class ConceptFigureDirective(SphinxDirective):
                 f"unknown concept figure {name!r}; known: {sorted(registry.BY_NAME)}"
             )
         spec = registry.BY_NAME[name]
+        if not _SHOWN["html"]:
+            return []  # the doctest builder neither draws nor shows the figures
         figure = nodes.figure(classes=["concept-figure"], align="center")
         figure["ids"].append(f"figure-{name}")
         for variant in VARIANTS:
