@@ -77,6 +77,7 @@ def draw_all(srcdir, out_dir, dpi: int = DPI, names=None) -> list[Path]:
             continue
         for variant in VARIANTS:
             fig = figure.draw(style.THEMES[variant])
+            style.fit_text_to_column(fig)
             path = out_dir / image_name(figure.name, variant)
             fig.savefig(path, dpi=dpi, transparent=True)
             plt.close(fig)

@@ -196,7 +196,7 @@ def qkv_context(theme: Theme):
         fill=theme.key,
         row_labels=INPUT_WORDS,
         label="keys",
-        shape="(6, 2) = inputs @ W_key",
+        shape="(6, 2)\n= inputs @ W_key",
     )
     matrix(
         ax,
@@ -249,7 +249,7 @@ def qkv_context(theme: Theme):
         cell=cell,
         fill=theme.value,
         label="values",
-        shape="(6, 2) = inputs @ W_value",
+        shape="(6, 2)\n= inputs @ W_value",
     )
     _step(ax, right + 0.15, right + 0.95, mid, "Σj", theme)
     matrix(

@@ -128,13 +128,13 @@ def two_routes(theme: Theme):
     route2 = torch.softmax(filled / scale, dim=-1)
     assert torch.allclose(route1, route2), "the two routes of 3.5 must agree"
 
-    fig, ax = canvas(10.6, 6.6)
-    cell = 0.34
+    fig, ax = canvas(11.0, 6.6)
+    cell = 0.38
     hidden = future.tolist()
 
     def row(top, first, first_label, middle, middle_label, step1, step2, kind, gone):
         x = 1.0
-        common = dict(cell=cell, fontsize=6.3)
+        common = dict(cell=cell, fontsize=5.8)
         right = matrix(
             ax,
             x,

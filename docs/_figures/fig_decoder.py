@@ -361,7 +361,7 @@ def teacher_forcing_vs_greedy(theme: Theme):
         cell=cell,
         fill=theme.box,
         texts=[inputs],
-        fontsize=7,
+        fontsize=6,
     )
     box(
         ax,
@@ -389,7 +389,7 @@ def teacher_forcing_vs_greedy(theme: Theme):
         fill=theme.key,
         hidden=ignored,
         texts=[["·" if t == "<pad>" else t for t in targets]],
-        fontsize=7,
+        fontsize=6,
     )
     text(
         ax,
@@ -439,7 +439,7 @@ def teacher_forcing_vs_greedy(theme: Theme):
             cell=0.42,
             fill=fills,
             texts=texts,
-            fontsize=6.5,
+            fontsize=5.6,
         )
         if step:
             from matplotlib.patches import Rectangle
@@ -495,12 +495,12 @@ def kv_cache(theme: Theme):
     inputs = _names(batch.input[0])
     targets = _names(batch.target[0])
     prompt, answer = inputs[:7], targets[6:9]
-    cell = 0.42
-    fig, ax = canvas(10.0, 4.6)
+    cell = 0.5
+    fig, ax = canvas(10.8, 5.0)
     text(
         ax,
         0.2,
-        4.35,
+        4.75,
         "The key/value cache: the past is computed once, then one token per step",
         theme,
         ha="left",
@@ -508,7 +508,7 @@ def kv_cache(theme: Theme):
         fontweight="bold",
     )
     for step in range(3):
-        y = 3.75 - step * 1.2
+        y = 4.15 - step * 1.25
         length = len(prompt) + step
         names = prompt + answer[:step]
         x0 = 2.0
@@ -523,7 +523,7 @@ def kv_cache(theme: Theme):
                 cell=cell,
                 fill=fill,
                 texts=[names],
-                fontsize=6.5,
+                fontsize=5.6,
                 row_labels=[f"cached {role}" if step == 0 else role],
             )
         from matplotlib.patches import Rectangle

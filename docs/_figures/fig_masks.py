@@ -152,13 +152,13 @@ def mask_conventions(theme: Theme):
     top = 2.75
     right = _bool_grid(
         ax,
-        0.5,
+        1.3,
         top,
         attend,
         theme,
         cell=cell,
         label="True = may attend",
-        shape="chapter3.masks, SDPA attn_mask (bool)",
+        shape="chapter3.masks, SDPA (bool)",
     )
     x = right + 1.6
     right = _bool_grid(

@@ -64,7 +64,7 @@ def wrapper_vs_split(theme: Theme):
             f"head {h + 1}: W_q, W_k, W_v",
             theme,
             fill=head_fill[h],
-            fontsize=8.5,
+            fontsize=7.5,
         )
         text(ax, cx, 3.88, "d_in → d_out each", theme, muted=True, fontsize=8)
         arrow(ax, (cx, 3.72), (cx, 3.4), theme)
@@ -234,13 +234,12 @@ def split_heads_shapes(theme: Theme):
     heads = split.transpose(1, 2)  # (B, H, T, head_dim)
     assert torch.equal(heads, a)
     fills = [theme.query, theme.key]
-    cell = 0.36
-    fig, ax = canvas(12.2, 4.9)
-    top = 4.15
-    tokens = ["token 0", "token 1", "token 2"]
+    cell = 0.4
+    tokens = ["t0", "t1", "t2"]
+    fig, ax = canvas(9.0, 7.0)
 
-    # A: (B, T, d_out) = (1, 3, 8), columns coloured by the head they belong to
-    x = 0.9
+    # A: (B, T, d_out) = (1, 3, 8), columns colored by the head they belong to
+    x, top = 0.9, 6.25
     for h in range(2):
         matrix(
             ax,
@@ -250,35 +249,33 @@ def split_heads_shapes(theme: Theme):
             theme,
             cell=cell,
             fill=fills[h],
-            fontsize=6.5,
             row_labels=tokens if h == 0 else None,
         )
-    text(ax, x + 4 * cell, top + 0.25, "(B, T, d_out) = (1, 3, 8)", theme, fontsize=9.5)
+    text(ax, x + 4 * cell, top + 0.3, "(B, T, d_out) = (1, 3, 8)", theme, fontsize=10)
     text(
         ax,
         x + 4 * cell,
-        top - 3 * cell - 0.22,
-        "columns 0–3: head 0; 4–7: head 1",
+        top - 3 * cell - 0.12,
+        "columns 0–3: head 0, columns 4–7: head 1",
         theme,
         muted=True,
         fontsize=8,
+        va="top",
     )
-    right = x + 8 * cell
-    arrow(ax, (right + 0.15, top - 1.5 * cell), (right + 1.15, top - 1.5 * cell), theme)
+    arrow(ax, (x + 8 * cell + 0.2, top - 0.6), (5.45, top - 0.6), theme)
     text(
         ax,
-        right + 0.65,
-        top - 1.5 * cell + 0.12,
+        (x + 8 * cell + 5.65) / 2,
+        top - 0.75,
         ".view(b, T, H, hd)",
         theme,
-        fontsize=7.5,
-        va="bottom",
+        fontsize=8,
+        va="top",
         family="monospace",
     )
 
     # B: (B, T, H, head_dim) = (1, 3, 2, 4): each token holds two rows, one per head
-    x = right + 1.9
-    y = top
+    x, y = 6.0, top
     for t in range(3):
         for h in range(2):
             matrix(
@@ -289,7 +286,6 @@ def split_heads_shapes(theme: Theme):
                 theme,
                 cell=cell,
                 fill=fills[h],
-                fontsize=6.5,
             )
             text(
                 ax,
@@ -298,82 +294,67 @@ def split_heads_shapes(theme: Theme):
                 f"head {h}",
                 theme,
                 muted=True,
-                fontsize=7,
+                fontsize=8,
                 ha="left",
             )
-        text(ax, x - 0.08, y - cell, tokens[t], theme, fontsize=8, ha="right")
-        y -= 2 * cell + 0.18
+        text(ax, x - 0.1, y - cell, tokens[t], theme, fontsize=9, ha="right")
+        y -= 2 * cell + 0.15
     text(
-        ax,
-        x + 2 * cell,
-        top + 0.25,
-        "(B, T, H, hd) = (1, 3, 2, 4)",
-        theme,
-        fontsize=9.5,
+        ax, x + 2 * cell, top + 0.3, "(B, T, H, hd) = (1, 3, 2, 4)", theme, fontsize=10
     )
-    right = x + 4 * cell + 0.6
-    arrow(ax, (right + 0.1, top - 1.5 * cell), (right + 1.1, top - 1.5 * cell), theme)
+    bottom_b = y + 0.15
+    arrow(ax, (x + 2 * cell, bottom_b - 0.1), (5.0, 2.45), theme, rad=-0.3)
     text(
         ax,
-        right + 0.6,
-        top - 1.5 * cell + 0.12,
+        5.45,
+        2.05,
         ".transpose(1, 2)",
         theme,
-        fontsize=7.5,
-        va="bottom",
+        fontsize=8,
+        ha="left",
         family="monospace",
     )
 
-    # C: (B, H, T, head_dim) = (1, 2, 3, 4): one (T, hd) matrix per head
-    x = right + 1.85
-    y = top
+    # C: (B, H, T, head_dim) = (1, 2, 3, 4): one (T, hd) matrix per head, side by side
+    top_c = 3.2
     for h in range(2):
+        x = 0.9 + h * (4 * cell + 0.75)
         matrix(
             ax,
             x,
-            y,
+            top_c,
             heads[0, h],
             theme,
             cell=cell,
             fill=fills[h],
-            fontsize=6.5,
             row_labels=tokens,
+            label=f"head {h}: (T, hd)",
         )
-        text(
-            ax,
-            x + 4 * cell + 0.08,
-            y - 1.5 * cell,
-            f"head {h}\n(T, hd)",
-            theme,
-            muted=True,
-            fontsize=7.5,
-            ha="left",
-        )
-        y -= 3 * cell + 0.25
     text(
         ax,
-        x + 2 * cell,
-        top + 0.25,
+        0.9 + 4 * cell + 0.37,
+        top_c + 0.75,
         "(B, H, T, hd) = (1, 2, 3, 4)",
         theme,
-        fontsize=9.5,
+        fontsize=10,
     )
 
     # the way back, after attention
     text(
         ax,
-        6.1,
-        0.55,
-        "each head: (T, hd) @ (hd, T) → (T, T) weights, one batched matmul for all heads",
+        4.5,
+        1.2,
+        "each head: (T, hd) @ (hd, T) → (T, T) weights,\n"
+        "one batched matmul for all heads",
         theme,
         fontsize=9,
     )
     text(
         ax,
-        6.1,
-        0.2,
-        "and back: .transpose(1, 2) → (B, T, H, hd), .contiguous().view(b, T, d_out) "
-        "→ (B, T, d_out)",
+        4.5,
+        0.45,
+        "and back: .transpose(1, 2) → (B, T, H, hd),\n"
+        ".contiguous().view(b, T, d_out) → (B, T, d_out)",
         theme,
         muted=True,
         fontsize=8.5,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import matplotlib
+import matplotlib.text
 
 matplotlib.use("Agg")
 
@@ -198,7 +199,16 @@ def matrix(
     if label:
         text(ax, x + width / 2, y + 0.18, label, theme, fontsize=9.5, va="bottom")
     if shape:
-        text(ax, x + width / 2, y - height - 0.16, shape, theme, muted=True, fontsize=8)
+        text(
+            ax,
+            x + width / 2,
+            y - height - 0.07,
+            shape,
+            theme,
+            muted=True,
+            fontsize=8,
+            va="top",
+        )
     if row_labels:
         for i, name in enumerate(row_labels):
             text(
@@ -218,3 +228,22 @@ def matrix(
                 va="bottom",
             )
     return x + width
+
+
+#: The width (inches) at which a figure's text shows at its nominal size in the book's
+#: content column; wider figures are scaled down by the browser, so their text is enlarged.
+COLUMN_WIDTH = 8.0
+MAX_TEXT_SCALE = 1.4
+
+
+def fit_text_to_column(fig) -> float:
+    """Enlarge every text of a figure wider than the column, so it reads once scaled down.
+
+    Returns the factor used (1.0 for a figure that fits the column).
+    """
+    width = fig.get_size_inches()[0]
+    factor = min(MAX_TEXT_SCALE, max(1.0, width / COLUMN_WIDTH))
+    if factor > 1.0:
+        for text in fig.findobj(matplotlib.text.Text):
+            text.set_fontsize(text.get_fontsize() * factor)
+    return factor
