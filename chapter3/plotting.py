@@ -20,7 +20,9 @@ from collections.abc import Sequence
 DARK_TEXT = "#111111"
 LIGHT_TEXT = "#ffffff"
 
-#: Foreground (labels, ticks, spines) and panel colors of a figure shown on a dark page.
+#: The page of furo's dark mode, and the foreground (labels, ticks, spines) and panel colors
+#: of a figure shown on it.
+DARK_PAGE = "#131416"
 DARK_PAGE_FOREGROUND = "#d6d6d6"
 DARK_PAGE_PANEL = "#1e2124"
 
@@ -151,13 +153,14 @@ def restyle_for_dark(
 
     * the figure and axes backgrounds become transparent, light legend frames and text boxes
       become ``panel``;
-    * dark text, tick marks, spines and lines that sit on the page (luminance below 0.2: black
-      on a white page) become ``foreground``;
+    * black and dark gray text, tick marks, spines and lines that sit on the page become
+      ``foreground``; a colored one stays, lightened just enough to read on the page
+      (contrast at least 3 with :data:`DARK_PAGE`), so that "the red arrow" is still red;
     * text that sits on data (an image cell, a filled patch, its own colored box) keeps its
       color when it reads there (contrast at least 4.5) and otherwise gets the near-black or
       white that contrasts more with what is under it;
-    * images, colored bars and lines, and the cell labels of :func:`annotate_heatmap` are left
-      as they are.
+    * images, filled patches, and the cell labels of :func:`annotate_heatmap` are left as
+      they are; only white or light gray boxes (legend frames, text boxes) become ``panel``.
 
     Save the result with ``transparent=True`` or keep ``fig.patch`` as set here.
     """
@@ -167,13 +170,26 @@ def restyle_for_dark(
     from matplotlib.patches import Patch
     from matplotlib.text import Text
 
+    def neutral(rgba) -> bool:  # black, white or gray: a page color, not a data color
+        return max(rgba[:3]) - min(rgba[:3]) < 0.12
+
     def is_dark(color) -> bool:
         rgba = to_rgba(color)
-        return rgba[3] > 0 and relative_luminance(rgba[:3]) < 0.2
+        return rgba[3] > 0 and neutral(rgba) and relative_luminance(rgba[:3]) < 0.2
 
     def is_light(color) -> bool:
         rgba = to_rgba(color)
-        return rgba[3] > 0 and relative_luminance(rgba[:3]) > 0.8
+        return rgba[3] > 0 and neutral(rgba) and relative_luminance(rgba[:3]) > 0.8
+
+    def on_page(color):
+        """The color for a line or text drawn straight on the dark page."""
+        rgba = to_rgba(color)
+        if rgba[3] == 0:
+            return color
+        if is_dark(rgba):
+            return foreground
+        readable = _readable_on(rgba, DARK_PAGE)
+        return color if readable == rgba else readable
 
     # what each text sits on is decided before anything is recolored
     texts = [t for t in fig.findobj(Text) if t.get_gid() != CELL_LABEL_GID]
@@ -197,20 +213,33 @@ def restyle_for_dark(
         if box is not None and is_dark(box.get_edgecolor()):
             box.set_edgecolor(foreground)
         if background is None:
-            if is_dark(text.get_color()):
-                text.set_color(foreground)
+            text.set_color(on_page(text.get_color()))
         elif contrast_ratio(text.get_color(), background[:3]) < 4.5:
             text.set_color(text_color_on(background[:3]))
     for artist in fig.findobj():
         if isinstance(artist, Line2D):
-            if is_dark(artist.get_color()):
-                artist.set_color(foreground)
-            if is_dark(artist.get_markeredgecolor()):
-                artist.set_markeredgecolor(foreground)
-            if is_dark(artist.get_markerfacecolor()):
-                artist.set_markerfacecolor(foreground)
-        elif isinstance(artist, Patch) and is_dark(artist.get_edgecolor()):
-            artist.set_edgecolor(foreground)
+            artist.set_color(on_page(artist.get_color()))
+            artist.set_markeredgecolor(on_page(artist.get_markeredgecolor()))
+            artist.set_markerfacecolor(on_page(artist.get_markerfacecolor()))
+        elif isinstance(artist, Patch):
+            artist.set_edgecolor(on_page(artist.get_edgecolor()))
+
+
+def _readable_on(rgba, background, minimum: float = 3.0):
+    """``rgba`` mixed with white (10 % steps) until it contrasts ``minimum`` with ``background``.
+
+    >>> _readable_on((0.8, 0.1, 0.2, 1.0), "#131416")  # crimson reads on the dark page as is
+    (0.8, 0.1, 0.2, 1.0)
+    >>> [round(c, 2) for c in _readable_on((0.03, 0.19, 0.42, 1.0), "#131416")]  # navy
+    [0.32, 0.43, 0.59, 1.0]
+    """
+    r, g, b, a = rgba
+    for step in range(11):
+        t = step / 10
+        mixed = (r + (1 - r) * t, g + (1 - g) * t, b + (1 - b) * t)
+        if contrast_ratio(mixed, background) >= minimum:
+            return (*mixed, a) if step else rgba
+    return (1.0, 1.0, 1.0, a)
 
 
 def _background_under(text):
@@ -219,6 +248,7 @@ def _background_under(text):
     None when the text sits on the page (outside any image and filled patch, or not in axes).
     """
     from matplotlib.colors import to_rgba
+    from matplotlib.patches import FancyArrowPatch
 
     ax = text.axes
     if ax is None or not text.get_text().strip():
@@ -243,6 +273,8 @@ def _background_under(text):
             return to_rgba([float(c) / scale for c in value])
         return image.cmap(image.norm(float(value)))
     for patch in reversed(ax.patches):
+        if isinstance(patch, FancyArrowPatch):  # an arrow is not a background
+            continue
         face = to_rgba(patch.get_facecolor())
         if face[3] > 0.5 and patch.contains_point(point):
             return face

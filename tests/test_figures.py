@@ -141,6 +141,9 @@ def test_restyle_for_dark_recolors_the_page_but_not_the_data():
     (cell_label,) = annotate_heatmap(ax, [[0.0, 1.0]])[:1]
     ax.set_title("a title")
     ax.plot([0, 1], [0, 1], color="C1")
+    ax.plot([0, 1], [1, 0], color="black")
+    ax.text(0.5, 1.1, "the red arrow", color="crimson", transform=ax.transAxes)
+    ax.annotate("", (1.2, 0.3), (-0.3, -0.3), arrowprops={"arrowstyle": "-|>"})
     restyle_for_dark(fig)
     page = plt.matplotlib.colors.to_rgba
     assert page(fig.patch.get_facecolor())[3] == 0
@@ -148,11 +151,17 @@ def test_restyle_for_dark_recolors_the_page_but_not_the_data():
     assert relative_luminance(ax.title.get_color()) > 0.5
     assert all(relative_luminance(t.get_color()) > 0.5 for t in ax.get_xticklabels())
     assert cell_label.get_color() == DARK_TEXT  # on its light cell, unchanged
-    assert ax.lines[0].get_color() == "C1"
+    assert ax.lines[0].get_color() == "C1"  # a data color stays
+    assert (
+        relative_luminance(ax.lines[1].get_color()) > 0.5
+    )  # black on the page turns light
+    (label,) = [t for t in ax.texts if t.get_text() == "the red arrow"]
+    assert label.get_color() == "crimson"  # a colored label stays, it reads
     plt.close(fig)
 
 
 def test_the_gallery_scraper_writes_a_light_and_a_dark_file(tmp_path):
+    plt.close("all")  # the scraper saves every open figure
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     fig.suptitle("A rising line")
