@@ -58,7 +58,7 @@ test: $(STAMP)
 	$(MAKE) html
 
 clean-book:
-	rm -rf $(BUILD) docs/auto_gallery docs/sg_execution_times.rst
+	rm -rf $(BUILD) docs/auto_gallery docs/sg_execution_times.rst docs/_generated
 
 clean: clean-book
 	rm -rf .pytest_cache .ruff_cache *.egg-info chapter3.egg-info checkpoints

@@ -31,6 +31,8 @@ extensions = [
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "gallery_guard",
+    "concept_figures",
+    "notebook_figures",
     "sphinx.ext.doctest",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
@@ -38,12 +40,14 @@ extensions = [
 ]
 
 # The watched sources: a change in any of them re-executes every page and gallery script.
-freshness_watch = ["chapter3"]
+freshness_watch = ["chapter3", "docs/_ext/notebook_figures.py"]
 WATCHED_HASH = watched_hash([ROOT / p for p in freshness_watch])
 
 exclude_patterns = [
     "_build",
     "_ext",
+    "_figures",
+    "_generated",
     "**/.ipynb_checkpoints",
     # sphinx-gallery writes a notebook beside each generated page; myst-nb would read it as a
     # second copy of the same document (see shared notes, pitfall 1).
@@ -88,6 +92,8 @@ sphinx_gallery_conf = {
         "../gallery/adder",
     ],
     "within_subsection_order": "FileNameSortKey",
+    # Every figure is saved twice, for furo's light and dark mode (docs/_ext/light_dark.py).
+    "image_scrapers": ("light_dark.scraper",),
     # Backreferences: which gallery scripts use which chapter3 object. Chapter pages show
     # them with an eval-rst block: ``.. minigallery:: chapter3.masks.masked_softmax``
     # (or several names). inspect_global_variables also catches objects reached through an instance.

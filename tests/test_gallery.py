@@ -129,7 +129,13 @@ PAGE = """
 
 
 def fake_gallery(
-    tmp_path, name="plot_a.py", seconds="1.250", alt="A line", image=True, cost=1.25
+    tmp_path,
+    name="plot_a.py",
+    seconds="1.250",
+    alt="A line",
+    image=True,
+    cost=1.25,
+    dark=True,
 ):
     src = tmp_path / "docs"
     examples, gallery = tmp_path / "gallery", src / "auto_gallery"
@@ -140,6 +146,8 @@ def fake_gallery(
     (gallery / f"{stem}.rst").write_text(PAGE.format(alt=alt, seconds=seconds))
     if image:
         (gallery / "images" / "sphx_glr_plot_a_001.png").write_bytes(b"png")
+        if dark:
+            (gallery / "images" / "sphx_glr_plot_a_001_dark.png").write_bytes(b"png")
     if cost is not None:
         (gallery / f"{stem}.cost.json").write_text(f'{{"time": {cost}, "memory": 0}}')
     conf = {
@@ -149,6 +157,7 @@ def fake_gallery(
         "filename_pattern": r"/plot_",
         "ignore_pattern": r"__init__\.py",
         "failing_examples": {},
+        "image_scrapers": ("light_dark.scraper",),
     }
     app = SimpleNamespace(
         srcdir=str(src), config=SimpleNamespace(sphinx_gallery_conf=conf)
@@ -166,7 +175,9 @@ def test_guard_passes_a_script_that_ran(tmp_path):
     [
         ({"seconds": "0.000"}, "records no run time"),
         ({"image": False}, "does not exist"),
-        ({"alt": "plot a"}, "no alt text"),
+        ({"alt": "plot a"}, "no real alt text"),
+        ({"alt": "_images/3f2a9c1be0d47a6e.png"}, "no real alt text"),
+        ({"dark": False}, "has no dark variant"),
         ({"cost": None}, "execution-times page would list it at 0 s"),
         ({"cost": 0.0}, "execution-times page would list it at 0 s"),
         ({"name": "show_a.py"}, "does not match filename_pattern"),

@@ -26,6 +26,7 @@ from chapter3.masks import (
     masked_softmax,
     padding_attend_mask,
 )
+from chapter3.plotting import annotate_heatmap
 
 torch.set_num_threads(1)
 torch.set_printoptions(precision=4, sci_mode=False)
@@ -82,17 +83,7 @@ ax_pad.set_title(
 ax_pad.set_xlabel("position")
 ax_pad.set_yticks(range(4), [f"sample {b}" for b in range(4)])
 ax_pad.set_xticks(range(5))
-for b in range(4):
-    for j in range(5):
-        is_real = bool(pad[b, j])
-        ax_pad.text(
-            j,
-            b,
-            int(tokens[b, j]),
-            ha="center",
-            va="center",
-            color="white" if is_real else "black",
-        )
+annotate_heatmap(ax_pad, pad, labels=tokens)  # text color follows each cell
 
 sample_axes = bottom.subplots(1, 4)
 for b, ax in enumerate(sample_axes):
@@ -144,20 +135,7 @@ def weights_heatmap(ax, weights, title):
     ax.set_xticks(range(6), INPUT_WORDS, rotation=45, ha="right")
     ax.set_yticks(range(6), INPUT_WORDS)
     ax.set_title(title, fontsize=10)
-    for i in range(6):
-        for j in range(6):
-            if j > i:
-                continue
-            value = float(weights[i, j])
-            ax.text(
-                j,
-                i,
-                f"{value:.2f}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if value > 0.9 else "black",
-            )
+    annotate_heatmap(ax, weights, hidden=~attend, hidden_text="")  # future: blank
 
 
 fig, (ax_before, ax_after) = plt.subplots(1, 2, figsize=(9, 4.4), layout="constrained")
