@@ -33,6 +33,7 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
+    "sphinx_design",
 ]
 
 # The watched sources: a change in any of them re-executes every page and gallery script.
