@@ -27,6 +27,7 @@ copyright = "2026, " + author
 extensions = [
     "freshness",
     "offline",
+    "listings",
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "gallery_guard",

@@ -9,7 +9,8 @@ Sections (each a function called by :func:`main`; add new ones below the last):
 
 2. **The adder's decoding** (:func:`bench_decoding_section`): batched greedy
    decoding of the 1,000 test equations, with and without the key/value cache, against seed
-   003's one-equation-at-a-time loop, for the fast recipe's trained adder and a seed-sized model.
+   003's one-equation-at-a-time loop, for the fast recipe's trained adder and a model
+   of the notebook's size.
 
 Timings depend on the machine and on what else runs on it; read them as ratios.
 """

@@ -3,11 +3,11 @@
 Two conventions for boolean masks are in common use, and mixing them up is a real, published
 bug (an inverted mask lets every token see only the future):
 
-- this module, seed 003's decoder, and the boolean ``attn_mask`` of
+- this module, the adder notebook's decoder, and the boolean ``attn_mask`` of
   :func:`torch.nn.functional.scaled_dot_product_attention`: ``True`` = **attend**;
 - :meth:`torch.Tensor.masked_fill` (and the boolean masks of :class:`torch.nn.MultiheadAttention`):
-  ``True`` = **hide**. Convert with :func:`to_hide_mask` (that is ``~mask``; seed 003 writes
-  ``mask == 0``, which does the same for 0/1 masks).
+  ``True`` = **hide**. Convert with :func:`to_hide_mask` (that is ``~mask``; the adder
+  notebook writes ``mask == 0``, which does the same for 0/1 masks).
 
 Shapes: a padding mask is (B, L), a future mask is (L, L), and the mask that attention consumes
 has the rank of the scores it is applied to: (B, 1, L, L) for multi-head scores (B, H, L, L), or

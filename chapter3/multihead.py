@@ -178,7 +178,7 @@ class FusedMultiHeadAttention(nn.Module):
             future = torch.ones(
                 num_tokens, num_tokens, dtype=torch.bool, device=x.device
             ).tril()
-            # SDPA's boolean attn_mask uses True = attend, the same as ours: no inversion.
+            # SDPA's boolean attn_mask: True = attend, as ours (no inversion needed)
             context_vec = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=attn_mask & future, dropout_p=dropout_p
             )  # (B, H, T, d_head); rows with no visible key come out as zeros

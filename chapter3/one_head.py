@@ -1,7 +1,7 @@
-"""Training one attention head (seed 000): a regression toy that shows the training loop.
+"""Training one attention head: a regression toy that shows the training loop.
 
 The head maps an unbatched sequence (seq_len, d_model) to a sequence of the same shape; it is
-trained with MSE against a random target, only to watch a loss fall. Seed 000's version also
+trained with MSE against a random target, only to watch a loss fall. The notebook's version also
 created a fourth layer, ``attention_scores``, that ``forward`` never uses; this one leaves it
 out (the book page shows why the printed losses are the same either way).
 """
@@ -48,7 +48,7 @@ def toy_problem(seq_len: int = 8, d_model: int = 32, seed: int = 42):
     """Seed torch, then draw the input ``x`` and the ``target`` (both (seq_len, d_model)).
 
     The generator is left where these draws stop, so a model built right after is initialised
-    exactly as in seed 000 (which seeds, draws ``x``, ``target``, then builds the model).
+    exactly as in the notebook (which seeds, draws ``x``, ``target``, then builds the model).
 
     >>> from chapter3.one_head import toy_problem
     >>> x, target = toy_problem()
@@ -72,7 +72,7 @@ def train_one_head(
 ) -> list[float]:
     """Train ``model`` to map ``x`` to ``target`` with MSE and AdamW; return every epoch's loss.
 
-    Entry *e* is the loss computed in epoch *e* *before* that epoch's update, as seed 000 prints
+    Entry *e* is the loss computed in epoch *e* *before* that epoch's update, as the notebook prints
     it. The five steps of each epoch: zero the gradients, forward, loss, backward, step.
 
     >>> from chapter3.one_head import SelfAttention, toy_problem, train_one_head

@@ -2,7 +2,8 @@
 
 ``SelfAttention_v1`` keeps its three projection matrices as raw ``nn.Parameter`` tensors, exactly
 as section 3.4.1 builds them by hand; ``SelfAttention_v2`` uses ``nn.Linear`` layers instead.
-Both work on one unbatched sequence of shape (T, d_in). ``SelfAttentionWithWeights`` (seed 004)
+Both work on one unbatched sequence of shape (T, d_in). ``SelfAttentionWithWeights``
+(after the notebook whose self-attention returns its weights)
 takes a batch (B, T, d) and also returns its attention weights.
 """
 
@@ -94,6 +95,25 @@ class SelfAttention_v2(nn.Module):
         return context_vec
 
 
+def _check_transfer(sa_v2, sa_v1) -> None:
+    if not isinstance(sa_v2, SelfAttention_v2) or not isinstance(
+        sa_v1, SelfAttention_v1
+    ):
+        raise TypeError(
+            "transfer_weights(sa_v2, sa_v1) copies a SelfAttention_v2 into a "
+            f"SelfAttention_v1, got {type(sa_v2).__name__} and {type(sa_v1).__name__}"
+        )
+    if (sa_v2.d_in, sa_v2.d_out) != (sa_v1.d_in, sa_v1.d_out):
+        raise ValueError(
+            "both modules need the same (d_in, d_out): sa_v2 has "
+            f"{(sa_v2.d_in, sa_v2.d_out)}, sa_v1 has {(sa_v1.d_in, sa_v1.d_out)}"
+        )
+    if sa_v2.W_query.bias is not None:
+        raise ValueError(
+            "sa_v2 was built with qkv_bias=True; SelfAttention_v1 has no biases"
+        )
+
+
 def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
     """Copy the projections of ``sa_v2`` into ``sa_v1`` so both compute the same function.
 
@@ -109,22 +129,7 @@ def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
     >>> torch.allclose(sa_v1(example_inputs()), sa_v2(example_inputs()), atol=1e-6)
     True
     """
-    if not isinstance(sa_v2, SelfAttention_v2) or not isinstance(
-        sa_v1, SelfAttention_v1
-    ):
-        raise TypeError(
-            "transfer_weights(sa_v2, sa_v1) copies a SelfAttention_v2 into a SelfAttention_v1, "
-            f"got {type(sa_v2).__name__} and {type(sa_v1).__name__}"
-        )
-    if (sa_v2.d_in, sa_v2.d_out) != (sa_v1.d_in, sa_v1.d_out):
-        raise ValueError(
-            f"both modules need the same (d_in, d_out): sa_v2 has {(sa_v2.d_in, sa_v2.d_out)}, "
-            f"sa_v1 has {(sa_v1.d_in, sa_v1.d_out)}"
-        )
-    if sa_v2.W_query.bias is not None:
-        raise ValueError(
-            "sa_v2 was built with qkv_bias=True; SelfAttention_v1 has no biases"
-        )
+    _check_transfer(sa_v2, sa_v1)
     with torch.no_grad():  # a copy, not a step of the computation graph
         sa_v1.W_query.copy_(sa_v2.W_query.weight.T)  # (d_out, d_in).T -> (d_in, d_out)
         sa_v1.W_key.copy_(sa_v2.W_key.weight.T)
@@ -132,7 +137,8 @@ def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
 
 
 class SelfAttentionWithWeights(nn.Module):
-    """Self-attention on a batch (B, T, d) that returns ``(context_vec, attn_weights)`` (seed 004).
+    """Self-attention on a batch (B, T, d) that returns ``(context_vec, attn_weights)``
+    (after the notebook whose self-attention returns its weights).
 
     Input and output have the same width ``embed_dim``; the projections have no bias. Returning
     the (B, T, T) weights lets a reader see, row by row, where each token looked.

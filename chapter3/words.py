@@ -1,6 +1,7 @@
-"""From words to queries (seed 001): a word vocabulary, token ids, and embeddings.
+"""From words to queries (after the notebook that turns words into queries, keys and
+values): a word vocabulary, token ids, and embeddings.
 
-Seed 001 numbers its words with ``{w.lower(): i for i, w in enumerate(sorted(words))}``. That
+That notebook numbers its words with ``{w.lower(): i for i, w in enumerate(sorted(words))}``. That
 sorts *before* lower-casing (so capitalised words come first) and enumerates duplicates, whose
 later id overwrites the earlier one: the ids have gaps. :func:`seed_vocab` reproduces it;
 :func:`build_vocab` is the correct version (each distinct lower-cased word, ids 0..V-1).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Seed 001's example sentence.
+#: The notebook's example sentence.
 PROMPT = "Hello World I am an attention seeker I love attention"
 
 
@@ -25,7 +26,7 @@ def _words(prompt: str) -> list[str]:
 
 
 def seed_vocab(prompt: str = PROMPT) -> dict[str, int]:
-    """Seed 001's vocabulary, slips included: 8 words, ids up to 9, ids 1 and 6 unused.
+    """The notebook's vocabulary, slips included: 8 words, ids up to 9, ids 1 and 6 unused.
 
     >>> from chapter3.words import seed_vocab
     >>> seed_vocab()

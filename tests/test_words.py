@@ -1,4 +1,5 @@
-"""Seed 001: the word vocabulary (as built there, and corrected), token ids, embeddings."""
+"""The words notebook: the word vocabulary (as built there, and corrected), token ids,
+embeddings."""
 
 import pytest
 import torch

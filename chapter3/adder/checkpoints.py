@@ -49,7 +49,7 @@ def save_checkpoint(model, path, history=None, recipe: str | None = None) -> Pat
 def load_checkpoint(path, expected_config=None):
     """Load a checkpoint written by :func:`save_checkpoint`: returns ``(model, history)``.
 
-    ``history`` is a :class:`chapter3.training.History` or ``None``. With
+    ``history`` is a :class:`chapter3.adder.training.History` or ``None``. With
     ``expected_config`` (a :class:`chapter3.gpt.GPTConfig`), a checkpoint made with another
     configuration raises a ``ValueError`` naming the fields that differ.
     """
@@ -155,7 +155,7 @@ def trained_adder(
 ):
     """The adder trained with ``recipe`` (``"fast"`` or ``"original"``): ``(model, history)``.
 
-    The first call trains and stores the checkpoint and its :class:`chapter3.training.History`
+    The first call trains and stores the checkpoint and its :class:`chapter3.adder.training.History`
     in ``cache_dir`` (default :func:`default_cache_dir`), under a name keyed on a hash of the
     package's source and of the recipe; later calls, in any process, load it. Two processes
     calling at once do not both train: the second waits on a lock, then loads.

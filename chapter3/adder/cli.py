@@ -29,7 +29,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--recipe",
         choices=["original", "fast"],
         default="fast",
-        help="'seed': seed 003 as is (several minutes on 2 CPU cores); "
+        help="'original': the adder notebook's recipe as is (several minutes on 2 CPU cores); "
         "'fast': the fast recipe (default)",
     )
     p_train.add_argument(

@@ -17,10 +17,10 @@ from chapter3.masks import padding_attend_mask
 def create_add_dataset(
     num_digits: int = 2, size: int = 10_000, seed: int = 1337
 ) -> tuple[list[torch.Tensor], list[str]]:
-    """``size`` random equations, drawn as seed 003 draws them (with replacement).
+    """``size`` random equations, drawn as the adder notebook draws them (with replacement).
 
     One ``torch.Generator`` seeded with ``seed`` draws ``a`` then ``b`` for each equation, so
-    the list is the seed's, equation for equation. Returns (token tensors, strings).
+    the list is the notebook's, equation for equation. Returns (token tensors, strings).
 
     >>> from chapter3.adder import create_add_dataset
     >>> create_add_dataset(2, 4)[1]
@@ -68,7 +68,7 @@ class EquationDataset(Dataset):
 class PadCollate:
     """Stack a list of 1-D token tensors into (B, L), padding with ``pad_id`` if lengths differ.
 
-    A class instead of the seed's lambda, so that a ``DataLoader`` with worker processes can
+    A class instead of the notebook's lambda, so that a ``DataLoader`` with worker processes can
     pickle it. With zero-padded equations every sample has the same length anyway.
 
     >>> import torch
@@ -100,7 +100,7 @@ class AdderLoaders:
 
 
 def split_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
-    """Train/val/test sizes as seed 003 rounds them (test takes the remainder).
+    """Train/val/test sizes as the adder notebook rounds them (test takes the remainder).
 
     >>> from chapter3.adder import split_sizes
     >>> split_sizes(10_000, (0.7, 0.2, 0.1))
@@ -126,7 +126,7 @@ def make_loaders(
     split_seed: int = 1992,
 ) -> AdderLoaders:
     """Split ``dataset`` with ``random_split`` (a generator seeded with ``split_seed``) and wrap
-    each part in a ``DataLoader``. This is seed 003's ``DataLoaders.split_data``.
+    each part in a ``DataLoader``. This is the adder notebook's ``DataLoaders.split_data``.
     """
     check_positive_int(batch_size, "batch_size")
     sizes = split_sizes(len(dataset), fractions)
@@ -150,7 +150,7 @@ def disjoint_split(
     seed: int = 1992,
 ) -> tuple[list[str], list[str], list[str]]:
     """Shuffle every possible equation once and cut it into train/val/test: no string is in
-    two splits (unlike seed 003, which samples with replacement and then splits).
+    two splits (unlike the adder notebook, which samples with replacement and then splits).
 
     >>> from chapter3.adder import disjoint_split
     >>> train, val, test = disjoint_split()

@@ -55,10 +55,10 @@ def greedy_decode(
 
     All rows are decoded together; a row that has produced ``<EOS>`` gets ``<pad>`` from then
     on, and the loop stops early once every row has finished. Returns (B, T + k), k ≤
-    ``max_new_tokens``. With ``use_cache`` (and a model that offers ``forward_cached``) the
+    ``max_new_tokens``. With ``use_cache`` (:func:`chapter3.kv_cache.forward_cached`) the
     prompt positions that rows share are computed once (:func:`prefill_shared_prefixes`), the
     rest of each prompt once per row, and each later step runs the model on the new token only
-    (see :class:`chapter3.gpt.KVCache`); without it, each step reruns the whole sequence.
+    (see :class:`chapter3.kv_cache.KVCache`); without it, each step reruns the whole sequence.
     """
     if prompts.dim() != 2:
         raise ValueError(
@@ -72,13 +72,13 @@ def greedy_decode(
         if (
             use_cache
         ):  # prefixes that rows share are computed once, then the rest per row
-            # room for every position the model will see (the last new token is never fed in)
+            # room for every position the model sees (the last new token never goes in)
             max_len = x.size(1) + max_new_tokens - 1
             cache, shared = prefill_shared_prefixes(model, x, max_len)
             new = x[:, shared:]  # (B, T - shared)
         for _ in range(max_new_tokens):
-            # Same masks as the one-at-a-time loop: padding (should the model ever emit <pad>)
-            # and the causal mask, which the model builds when none is given.
+            # Same masks as the one-at-a-time loop: padding (should the model emit <pad>)
+            # and the causal mask (inside every attention module).
             if cache is None:
                 logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
             else:  # the new tokens only, and logits for the last position only
@@ -244,7 +244,7 @@ def evaluate(model: nn.Module, equations, use_cache: bool = True) -> EvalResult:
 
 
 def evaluate_one_by_one(model: nn.Module, equations) -> EvalResult:
-    """The same evaluation with seed 003's per-equation loop (the slow reference)."""
+    """The same evaluation with the adder notebook's per-equation loop (the slow reference)."""
     equations = _as_strings(equations)
     prompts, full = _prompts_and_answers(equations)
     start = time.perf_counter()

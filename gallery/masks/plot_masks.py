@@ -12,7 +12,8 @@ mask picture a dark cell means **may attend** (``True``), the convention of
 # %%
 # A padded batch
 # --------------
-# Four sequences of token ids, padded to length 5 with the id 16 (the batch of seed 003). A
+# Four sequences of token ids, padded to length 5 with the id 16 (a batch like those of
+# the adder notebook). A
 # padding mask has one entry per token: ``True`` for a real token.
 import matplotlib.pyplot as plt
 import torch
