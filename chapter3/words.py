@@ -3,7 +3,7 @@ values): a word vocabulary, token ids, and embeddings.
 
 That notebook numbers its words with ``{w.lower(): i for i, w in enumerate(sorted(words))}``. That
 sorts *before* lower-casing (so capitalised words come first) and enumerates duplicates, whose
-later id overwrites the earlier one: the ids have gaps. :func:`seed_vocab` reproduces it;
+later id overwrites the earlier one: the ids have gaps. :func:`notebook_vocab` reproduces it;
 :func:`build_vocab` is the correct version (each distinct lower-cased word, ids 0..V-1).
 """
 
@@ -25,11 +25,11 @@ def _words(prompt: str) -> list[str]:
     return words
 
 
-def seed_vocab(prompt: str = PROMPT) -> dict[str, int]:
+def notebook_vocab(prompt: str = PROMPT) -> dict[str, int]:
     """The notebook's vocabulary, slips included: 8 words, ids up to 9, ids 1 and 6 unused.
 
-    >>> from chapter3.words import seed_vocab
-    >>> seed_vocab()
+    >>> from chapter3.words import notebook_vocab
+    >>> notebook_vocab()
     {'hello': 0, 'i': 2, 'world': 3, 'am': 4, 'an': 5, 'attention': 7, 'love': 8, 'seeker': 9}
     """
     return {word.lower(): i for i, word in enumerate(sorted(_words(prompt)))}
@@ -49,8 +49,8 @@ def build_vocab(prompt: str = PROMPT) -> dict[str, int]:
 def encode(prompt: str, vocab: dict[str, int]) -> torch.Tensor:
     """The (T,) tensor of token ids of ``prompt`` (words are lower-cased before the look-up).
 
-    >>> from chapter3.words import PROMPT, encode, seed_vocab
-    >>> encode(PROMPT, seed_vocab())
+    >>> from chapter3.words import PROMPT, encode, notebook_vocab
+    >>> encode(PROMPT, notebook_vocab())
     tensor([0, 3, 2, 4, 5, 7, 9, 2, 8, 7])
     """
     ids = []
