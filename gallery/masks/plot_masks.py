@@ -12,9 +12,9 @@ mask picture a dark cell means **may attend** (``True``), the convention of
 # %%
 # A padded batch
 # --------------
-# Four sequences of token ids, padded to length 5 with the id 16 (a batch like those of
-# the adder notebook). A
-# padding mask has one entry per token: ``True`` for a real token.
+# The toy batch of the masks page: four short sentences made of the words of "Your journey
+# starts with one step" (ids 1 to 6), right-padded to length 5 with the pad id 0. A padding
+# mask has one entry per token: ``True`` for a real token.
 import matplotlib.pyplot as plt
 import torch
 
@@ -31,13 +31,13 @@ from chapter3.plotting import annotate_heatmap
 torch.set_num_threads(1)
 torch.set_printoptions(precision=4, sci_mode=False)
 
-PAD = 16
+PAD = 0
 tokens = torch.tensor(
     [
-        [5, 7, 9, PAD, PAD],
-        [8, 6, PAD, PAD, PAD],
-        [3, 12, 4, 11, PAD],
-        [2, 1, 4, PAD, PAD],
+        [1, 2, 3, PAD, PAD],  # Your journey starts
+        [5, 6, PAD, PAD, PAD],  # one step
+        [1, 2, 3, 4, PAD],  # Your journey starts with
+        [4, 5, 6, PAD, PAD],  # with one step
     ]
 )  # (B=4, L=5)
 pad = padding_attend_mask(tokens, pad_id=PAD)  # (4, 5)
@@ -113,9 +113,8 @@ ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.5)
 with torch.no_grad():
     keys = ca.W_key(inputs)  # (6, 2)
     attn_scores = ca.W_query(inputs) @ keys.T  # (6, 6)
-    attend = ~ca.mask[
-        :6, :6
-    ]  # the module's own buffer, True = hide; flipped to True = attend
+    # the module's own buffer: 1 = hide (float, as in the chapter); flipped to True = attend
+    attend = ~ca.mask.bool()[:6, :6]
     attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
     torch.manual_seed(123)
     ca.train()  # dropout is active in training mode only
