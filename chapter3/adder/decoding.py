@@ -77,7 +77,7 @@ def greedy_decode(
             cache, shared = prefill_shared_prefixes(model, x, max_len)
             new = x[:, shared:]  # (B, T - shared)
         for _ in range(max_new_tokens):
-            # Same masks as the one-at-a-time loop: padding (should the model emit <pad>)
+            # Same masks as the one-by-one loop: padding (should the model emit <pad>)
             # and the causal mask (inside every attention module).
             if cache is None:
                 logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
