@@ -1,0 +1,215 @@
+"""gpt.js, the decoder that runs in the reader's browser, checked against PyTorch in Node.js.
+
+The adder of this build (``trained_adder("fast")``, cached) is exported exactly as the book's
+build exports it (``docs/_ext/live_adder.py``); ``node tests/js/check_adder.js`` then runs
+``docs/_static/live/gpt.js`` on it. Every one of the 10,000 sums must get PyTorch's greedy
+answer, and on 250+ sums (the least confident ones among them) every attention weight of every
+layer, head and step, and every next-token probability, must agree within 1e-5. Questions the
+model refuses must get ``parse_question``'s message, character for character.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+
+import pytest
+import torch
+
+from chapter3.adder import PAD, parse_question, trained_adder
+from chapter3.adder.decoding import greedy_decode
+from chapter3.adder.vocab import encode_equation
+from chapter3.gpt import attention_maps
+from chapter3.masks import padding_attend_mask
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+
+import live_adder  # noqa: E402
+
+DRIVER = ROOT / "tests" / "js" / "check_adder.js"
+TOLERANCE = 1e-5
+QUESTIONS = [
+    "15+57=",
+    "6+90=",
+    " 6+90= ",
+    "0+0=",
+    "99+99=",
+    "",
+    "   ",
+    "1a+2=",
+    "123+4=",
+    "12+34",
+    "+1=",
+    "1+2=3",
+    "1 + 2=",
+    "it's",
+    'say "hi"',
+    "both ' and \"",
+    "back\\slash",
+    "tab\there",
+    "new\nline",
+    "\x00\x07\x1b\x7f",
+    "\x85\xa0nbsp",
+    "\u200b1+2=",
+    "\ufeff1+2=",
+    "\x1c1+2=\x1f",
+    "\u30001+2=\u3000",
+    "\U0001f600+1=",
+    "\U000e0001",
+    "\u0663+4=",  # ARABIC-INDIC DIGIT THREE: Python's \d matches it
+    "\uff11\uff15+\uff15\uff17=",  # fullwidth digits
+    "\U0001d7d7+1=",  # MATHEMATICAL BOLD DIGIT NINE
+    "1\u06f0+\u09e7=",
+    "é+1=",
+]
+
+
+def node() -> str:
+    found = shutil.which("node")
+    if found is None:
+        pytest.fail("Node.js is missing: `make test` installs Debian's nodejs")
+    return found
+
+
+def detail_sums(atlas: dict) -> list[tuple[int, int]]:
+    """Every 40th sum, the 50 least confident ones, and a few named ones: 250+ sums."""
+    confidence = base64.b64decode(atlas["confidence"])
+    least = sorted(range(10_000), key=lambda i: (confidence[i], i))[:50]
+    chosen = set(range(0, 10_000, 40)) | set(least)
+    chosen |= {9999, 5050, 5545, 1557, 9901, 0}
+    return [divmod(i, 100) for i in sorted(chosen)]
+
+
+@pytest.fixture(scope="module")
+def model():
+    model, _ = trained_adder("fast")
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def run(model, tmp_path_factory):
+    """Export the model and the atlas, run gpt.js in Node.js, return what both produced."""
+    out = tmp_path_factory.mktemp("live")
+    model_file, atlas_file = live_adder.export_all(out, model=model)
+    atlas = json.loads(atlas_file.read_text().split(" = ", 1)[1].rstrip(";\n"))
+    detail = detail_sums(atlas)
+    request = out / "request.json"
+    request.write_text(json.dumps({"all": True, "detail": detail, "questions": QUESTIONS}))
+    done = subprocess.run(
+        [node(), str(DRIVER), str(model_file), str(request)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    return {
+        "js": result,
+        "detail": detail,
+        "atlas": atlas,
+        "model_file": model_file,
+        "exported": json.loads(model_file.read_text().split(" = ", 1)[1].rstrip(";\n")),
+    }
+
+
+def all_prompts() -> torch.Tensor:
+    equations = [f"{a:02d}+{b:02d}={a + b:03d}" for a in range(100) for b in range(100)]
+    return torch.stack([encode_equation(e)[:7] for e in equations])  # (10000, 7)
+
+
+def as_rows(generated: list[list[int]], width: int) -> torch.Tensor:
+    """gpt.js stops at <EOS>; PyTorch's batch fills finished rows with <pad>."""
+    return torch.tensor([g + [PAD] * (width - len(g)) for g in generated])
+
+
+def test_export_is_compact_float32_and_exact(model, run):
+    size = run["model_file"].stat().st_size
+    assert size <= 400_000, f"the exported weights take {size:,} bytes (budget 400 KB)"
+    exported = run["exported"]
+    values = array("f")
+    values.frombytes(base64.b64decode(exported["weights"]))
+    if sys.byteorder == "big":
+        values.byteswap()
+    params = dict(model.named_parameters())
+    assert set(exported["tensors"]) == set(params)
+    for name, (offset, shape) in exported["tensors"].items():
+        stored = torch.tensor(values[offset : offset + params[name].numel()])
+        assert list(params[name].shape) == shape
+        assert torch.equal(stored.view(shape), params[name].detach()), name
+    assert exported["config"] == model.config.to_dict()
+
+
+def test_every_answer_equals_pytorch(model, run):
+    prompts = all_prompts()
+    reference = greedy_decode(model, prompts, max_new_tokens=4)[:, 7:]  # (10000, k)
+    ours = as_rows(run["js"]["answers"], reference.size(1))
+    same = (ours == reference).all(dim=1)
+    differ = [divmod(i, 100) for i in (~same).nonzero().flatten().tolist()]
+    assert int(same.sum()) == 10_000, f"gpt.js and PyTorch differ on {differ[:10]}"
+
+
+def test_atlas_marks_exactly_the_wrong_answers(model, run):
+    prompts = all_prompts()
+    reference = greedy_decode(model, prompts, max_new_tokens=4)[:, 7:]
+    expected = torch.stack([encode_equation(f"{a:02d}+{b:02d}={a + b:03d}")[7:]
+                            for a in range(100) for b in range(100)])
+    wrong = {str(i) for i in (reference != expected).any(dim=1).nonzero().flatten().tolist()}
+    assert set(run["atlas"]["wrong"]) == wrong
+    assert len(run["atlas"]["carry"]) == 10_000
+    assert len(base64.b64decode(run["atlas"]["confidence"])) == 10_000
+
+
+def test_attention_weights_and_probabilities_agree(model, run):
+    detail, js = run["detail"], run["js"]["detail"]
+    assert len(detail) >= 200
+    worst = {"attention": 0.0, "probabilities": 0.0}
+    steps = max(len(s) for s in js)
+    for k in range(steps):
+        rows = [i for i, s in enumerate(js) if len(s) > k]
+        seen = torch.tensor([js[i][k]["tokens"] for i in rows])  # (B, L): what the model saw
+        logits, maps = attention_maps(model, seen, padding_attend_mask(seen, PAD))
+        probs = torch.softmax(logits[:, -1].double(), dim=-1)  # (B, V)
+        ours_probs = torch.tensor([js[i][k]["probs"] for i in rows], dtype=torch.float64)
+        worst["probabilities"] = max(
+            worst["probabilities"], float((ours_probs - probs).abs().max())
+        )
+        for layer, weights in enumerate(maps):  # (B, H, L, L)
+            L = seen.size(1)
+            ours = torch.tensor(
+                [
+                    [[row + [0.0] * (L - len(row)) for row in head]
+                     for head in js[i][k]["maps"][layer]]
+                    for i in rows
+                ],
+                dtype=torch.float64,
+            )
+            worst["attention"] = max(
+                worst["attention"], float((ours - weights.double()).abs().max())
+            )
+    print(f"\ngpt.js vs PyTorch on {len(detail)} sums: max abs diff {worst}")
+    assert worst["attention"] <= TOLERANCE and worst["probabilities"] <= TOLERANCE, worst
+
+
+@pytest.mark.parametrize("index", range(len(QUESTIONS)))
+def test_questions_get_the_python_message(run, index):
+    question = QUESTIONS[index]
+    ours = run["js"]["questions"][index]
+    try:
+        expected = {"padded": parse_question(question)}
+    except ValueError as error:
+        expected = {"error": str(error)}
+    assert ours == expected
+
+
+def test_node_answers_all_sums_in_budget(run):
+    """The budget is on CPU time: the wall time depends on what else the machine runs."""
+    cpu, wall = run["js"]["cpu_seconds"], run["js"]["seconds"]
+    print(f"\ngpt.js answered 10,000 sums in {cpu:.1f} s of CPU ({wall:.1f} s wall)")
+    assert cpu < 20, f"gpt.js took {cpu:.1f} s of CPU for 10,000 sums"
