@@ -100,7 +100,9 @@ def run(model, tmp_path_factory):
     atlas = json.loads(atlas_file.read_text().split(" = ", 1)[1].rstrip(";\n"))
     detail = detail_sums(atlas)
     request = out / "request.json"
-    request.write_text(json.dumps({"all": True, "detail": detail, "questions": QUESTIONS}))
+    request.write_text(
+        json.dumps({"all": True, "detail": detail, "questions": QUESTIONS})
+    )
     done = subprocess.run(
         [node(), str(DRIVER), str(model_file), str(request)],
         capture_output=True,
@@ -158,9 +160,16 @@ def test_every_answer_equals_pytorch(model, run):
 def test_atlas_marks_exactly_the_wrong_answers(model, run):
     prompts = all_prompts()
     reference = greedy_decode(model, prompts, max_new_tokens=4)[:, 7:]
-    expected = torch.stack([encode_equation(f"{a:02d}+{b:02d}={a + b:03d}")[7:]
-                            for a in range(100) for b in range(100)])
-    wrong = {str(i) for i in (reference != expected).any(dim=1).nonzero().flatten().tolist()}
+    expected = torch.stack(
+        [
+            encode_equation(f"{a:02d}+{b:02d}={a + b:03d}")[7:]
+            for a in range(100)
+            for b in range(100)
+        ]
+    )
+    wrong = {
+        str(i) for i in (reference != expected).any(dim=1).nonzero().flatten().tolist()
+    }
     assert set(run["atlas"]["wrong"]) == wrong
     assert len(run["atlas"]["carry"]) == 10_000
     assert len(base64.b64decode(run["atlas"]["confidence"])) == 10_000
@@ -173,10 +182,14 @@ def test_attention_weights_and_probabilities_agree(model, run):
     steps = max(len(s) for s in js)
     for k in range(steps):
         rows = [i for i, s in enumerate(js) if len(s) > k]
-        seen = torch.tensor([js[i][k]["tokens"] for i in rows])  # (B, L): what the model saw
+        seen = torch.tensor(
+            [js[i][k]["tokens"] for i in rows]
+        )  # (B, L): what the model saw
         logits, maps = attention_maps(model, seen, padding_attend_mask(seen, PAD))
         probs = torch.softmax(logits[:, -1].double(), dim=-1)  # (B, V)
-        ours_probs = torch.tensor([js[i][k]["probs"] for i in rows], dtype=torch.float64)
+        ours_probs = torch.tensor(
+            [js[i][k]["probs"] for i in rows], dtype=torch.float64
+        )
         worst["probabilities"] = max(
             worst["probabilities"], float((ours_probs - probs).abs().max())
         )
@@ -184,8 +197,10 @@ def test_attention_weights_and_probabilities_agree(model, run):
             L = seen.size(1)
             ours = torch.tensor(
                 [
-                    [[row + [0.0] * (L - len(row)) for row in head]
-                     for head in js[i][k]["maps"][layer]]
+                    [
+                        [row + [0.0] * (L - len(row)) for row in head]
+                        for head in js[i][k]["maps"][layer]
+                    ]
                     for i in rows
                 ],
                 dtype=torch.float64,
@@ -194,7 +209,9 @@ def test_attention_weights_and_probabilities_agree(model, run):
                 worst["attention"], float((ours - weights.double()).abs().max())
             )
     print(f"\ngpt.js vs PyTorch on {len(detail)} sums: max abs diff {worst}")
-    assert worst["attention"] <= TOLERANCE and worst["probabilities"] <= TOLERANCE, worst
+    assert worst["attention"] <= TOLERANCE and worst["probabilities"] <= TOLERANCE, (
+        worst
+    )
 
 
 @pytest.mark.parametrize("index", range(len(QUESTIONS)))

@@ -12,7 +12,8 @@ pass and greedy decoding), ``adder_widget.js`` (the question box, heatmaps and a
 ``mask_playground.js``. ``tests/test_js_adder.py`` runs ``gpt.js`` in Node.js on the same export
 and compares it with PyTorch.
 
-Directives: ``{adder-live}`` (option ``:atlas:`` adds the atlas), ``{mask-playground}``; role
+Directives: ``{adder-live}``, ``{adder-atlas}`` (on a page with ``{adder-live}``),
+``{mask-playground}``; role
 ``{js-lines}`gpt.js``` prints the number of lines of a file of ``docs/_static/live/``.
 """
 
@@ -27,7 +28,7 @@ from array import array
 from pathlib import Path
 
 from docutils import nodes
-from docutils.parsers.rst import Directive, directives
+from docutils.parsers.rst import Directive
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ LIVE_DIR = Path(__file__).resolve().parents[1] / "_static" / "live"
 FORMAT = "chapter3-adder-js/1"
 WEIGHT_FILE = "adder-model.js"
 ATLAS_FILE = "adder-atlas.js"
-CONFIDENCE_SCALE = 32  # atlas byte = round(32 * -log10(1 - p)), p the answer's probability
+CONFIDENCE_SCALE = (
+    32  # atlas byte = round(32 * -log10(1 - p)), p the answer's probability
+)
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -66,7 +69,9 @@ def export_model(model) -> dict:
         "format": FORMAT,
         "config": model.config.to_dict(),
         "vocab": dict(TOKEN_TO_INDEX),
-        "num_digits": inspect.signature(parse_question).parameters["num_digits"].default,
+        "num_digits": inspect.signature(parse_question)
+        .parameters["num_digits"]
+        .default,
         "layer_norm_eps": norms[0].eps,
         "num_parameters": offset,
         "tensors": tensors,
@@ -197,18 +202,20 @@ ADDER_SCRIPTS = ["live/gpt.js", f"live/{WEIGHT_FILE}", "live/adder_widget.js"]
 
 
 class AdderLive(Directive):
-    """The question box, its answer, heatmaps and top-3 probabilities (``:atlas:``: + atlas)."""
-
-    option_spec = {"atlas": directives.flag}
+    """The question box, its answer, heatmaps and top-3 next-token probabilities."""
 
     def run(self):
-        with_atlas = "atlas" in self.options
-        html = ADDER_HTML + (ATLAS_HTML if with_atlas else "")
-        scripts = list(ADDER_SCRIPTS)
-        if with_atlas:
-            scripts.insert(2, f"live/{ATLAS_FILE}")
+        _remember(self.state.document.settings.env, ADDER_SCRIPTS)
+        return [live_widget(html=ADDER_HTML, scripts=ADDER_SCRIPTS)]
+
+
+class AdderAtlas(Directive):
+    """The atlas of all 10,000 sums (on a page that also has ``{adder-live}``)."""
+
+    def run(self):
+        scripts = [*ADDER_SCRIPTS[:2], f"live/{ATLAS_FILE}", ADDER_SCRIPTS[2]]
         _remember(self.state.document.settings.env, scripts)
-        return [live_widget(html=html, scripts=scripts)]
+        return [live_widget(html=ATLAS_HTML, scripts=scripts)]
 
 
 class MaskPlayground(Directive):
@@ -284,6 +291,7 @@ def setup(app):
         texinfo=(_skip, None),
     )
     app.add_directive("adder-live", AdderLive)
+    app.add_directive("adder-atlas", AdderAtlas)
     app.add_directive("mask-playground", MaskPlayground)
     app.add_role("js-lines", js_lines_role)
     app.connect("html-page-context", _page_assets)
