@@ -34,6 +34,14 @@ import live_adder  # noqa: E402
 
 DRIVER = ROOT / "tests" / "js" / "check_adder.js"
 TOLERANCE = 1e-5
+# Whole sequences for gpt.js's forward(): full equations, a short prefix, and one with <pad>
+# tokens, whose keys the padding mask hides.
+FORWARD = [
+    [15, 1, 5, 10, 5, 7, 13, 0, 7, 2, 14],
+    [15, 9, 9, 10, 9, 9, 13, 1, 9, 8],
+    [15, 4],
+    [15, 1, 16, 10, 16, 7, 13],
+]
 QUESTIONS = [
     "15+57=",
     "6+90=",
@@ -101,7 +109,14 @@ def run(model, tmp_path_factory):
     detail = detail_sums(atlas)
     request = out / "request.json"
     request.write_text(
-        json.dumps({"all": True, "detail": detail, "questions": QUESTIONS})
+        json.dumps(
+            {
+                "all": True,
+                "detail": detail,
+                "forward": FORWARD,
+                "questions": QUESTIONS,
+            }
+        )
     )
     done = subprocess.run(
         [node(), str(DRIVER), str(model_file), str(request)],
@@ -230,3 +245,14 @@ def test_node_answers_all_sums_in_budget(run):
     cpu, wall = run["js"]["cpu_seconds"], run["js"]["seconds"]
     print(f"\ngpt.js answered 10,000 sums in {cpu:.1f} s of CPU ({wall:.1f} s wall)")
     assert cpu < 20, f"gpt.js took {cpu:.1f} s of CPU for 10,000 sums"
+
+
+def test_forward_gives_the_logits_and_maps_of_the_decoder(model, run):
+    for tokens, ours in zip(FORWARD, run["js"]["forward"], strict=True):
+        x = torch.tensor([tokens])
+        logits, maps = attention_maps(model, x, padding_attend_mask(x, PAD))
+        ours_logits = torch.tensor(ours["logits"], dtype=torch.float64)
+        assert torch.allclose(ours_logits, logits[0].double(), atol=1e-4), tokens
+        for layer, weights in enumerate(maps):
+            ours_maps = torch.tensor(ours["maps"][layer], dtype=torch.float64)
+            assert torch.allclose(ours_maps, weights[0].double(), atol=TOLERANCE)

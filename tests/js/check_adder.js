@@ -1,6 +1,7 @@
 // Test driver for docs/_static/live/gpt.js (run by tests/test_js_adder.py).
 // usage: node check_adder.js MODEL.js REQUEST.json > RESULT.json
-// REQUEST: {"all": true, "detail": [[a, b], ...], "questions": ["1a+2=", ...]}
+// REQUEST: {"all": true, "detail": [[a, b], ...], "forward": [[ids], ...],
+//           "questions": ["1a+2=", ...]}
 // RESULT: {"answers": [4 generated ids of every sum a+b, a-major], "detail": [...],
 //          "questions": [{"padded": ...} or {"error": ...}], "seconds", "cpu_seconds"}
 "use strict";
@@ -12,7 +13,7 @@ const [modelFile, requestFile] = process.argv.slice(2);
 require(path.resolve(modelFile)); // sets globalThis.ADDER_MODEL
 const model = GPT.loadModel(globalThis.ADDER_MODEL);
 const request = JSON.parse(fs.readFileSync(requestFile, "utf-8"));
-const result = { answers: [], detail: [], questions: [] };
+const result = { answers: [], detail: [], forward: [], questions: [] };
 
 const started = process.hrtime.bigint();
 const cpu = process.cpuUsage();
@@ -34,9 +35,15 @@ for (const [a, b] of request.detail || []) {
       token: s.token,
       probs: s.probs,
       tokens: s.tokens,
-      maps: s.maps.map((heads) => heads.map((rows) => rows.map((row) => Array.from(row)))),
+      maps: s.maps.map((heads) =>
+        heads.map((rows) => rows.map((row) => Array.from(row))),
+      ),
     })),
   );
+}
+for (const tokens of request.forward || []) {
+  const { logits, maps } = GPT.forward(model, tokens);
+  result.forward.push({ logits: logits.map((row) => Array.from(row)), maps });
 }
 for (const question of request.questions || []) {
   try {

@@ -4,7 +4,9 @@
 // -Infinity written as "-inf" and NaN as "nan" (JSON has neither).
 "use strict";
 const path = require("path");
-const Playground = require(path.resolve(__dirname, "../../docs/_static/live/mask_playground.js"));
+const Playground = require(
+  path.resolve(__dirname, "../../docs/_static/live/mask_playground.js"),
+);
 
 const plain = (x) =>
   typeof x === "number" && Number.isNaN(x) ? "nan" : x === -Infinity ? "-inf" : x;

@@ -44,8 +44,16 @@
     tokens.forEach((id, i) => {
       const label = tokenLabel(model, id);
       svg.append(
-        el("svg:text", { x: margin + i * cell + cell / 2, y: 10, class: "live-tick" }, label),
-        el("svg:text", { x: 6, y: margin + i * cell + cell / 2 + 4, class: "live-tick" }, label),
+        el(
+          "svg:text",
+          { x: margin + i * cell + cell / 2, y: 10, class: "live-tick" },
+          label,
+        ),
+        el(
+          "svg:text",
+          { x: 6, y: margin + i * cell + cell / 2 + 4, class: "live-tick" },
+          label,
+        ),
       );
     });
     rows.forEach((row, i) => {
@@ -61,7 +69,8 @@
         });
         rect.append(
           el("svg:title", {
-            text: `${tokenName(model, tokens[i])} (position ${i}) -> ` +
+            text:
+              `${tokenName(model, tokens[i])} (position ${i}) -> ` +
               `${tokenName(model, tokens[j])} (position ${j}): ${w.toFixed(4)}`,
           }),
         );
@@ -91,7 +100,10 @@
           {},
           el("code", { text: tokenName(model, id) }),
           el("span", { class: "live-bar", style: `--p: ${p}` }),
-          el("span", { class: "live-p", text: p >= 0.9995 ? p.toFixed(6) : p.toFixed(4) }),
+          el("span", {
+            class: "live-p",
+            text: p >= 0.9995 ? p.toFixed(6) : p.toFixed(4),
+          }),
         ),
       ),
     );
@@ -118,7 +130,8 @@
       mapsBox.replaceChildren(
         el("p", {
           class: "live-caption",
-          text: `What each head attended to when the model wrote ` +
+          text:
+            `What each head attended to when the model wrote ` +
             `${tokenName(model, step.token)} (${ORDINAL[k] || k + 1 + "th"} new token). ` +
             `Rows: each token as a query; columns: the tokens it reads (B is <BOS>). ` +
             `The outlined row produced the prediction.`,
@@ -127,7 +140,14 @@
       for (let l = 0; l < num_layers; l++) {
         const row = el("div", { class: "live-layer" });
         for (let h = 0; h < num_heads; h++) {
-          row.append(heatmap(model, step.tokens, step.maps[l][h], `layer ${l + 1}, head ${h + 1}`));
+          row.append(
+            heatmap(
+              model,
+              step.tokens,
+              step.maps[l][h],
+              `layer ${l + 1}, head ${h + 1}`,
+            ),
+          );
         }
         mapsBox.append(row);
       }
@@ -146,7 +166,9 @@
         root.dataset.state = "error";
         error.hidden = !complete;
         error.textContent = complete ? e.message : "";
-        status.textContent = complete ? "" : "Type a question like 15+57= (two numbers of one or two digits).";
+        status.textContent = complete
+          ? ""
+          : "Type a question like 15+57= (two numbers of one or two digits).";
         return null;
       }
       const ms = performance.now() - started;
@@ -155,15 +177,21 @@
       error.hidden = true;
       error.textContent = "";
       answer.replaceChildren(
-        ...[...result.answer].map((ch, i) => el("span", { style: `--i: ${i}`, text: ch })),
+        ...[...result.answer].map((ch, i) =>
+          el("span", { style: `--i: ${i}`, text: ch }),
+        ),
       );
       stepsBox.replaceChildren(
         ...result.steps.map((step, k) =>
           el(
             "button",
             { type: "button", "aria-pressed": "false", onclick: () => showStep(k) },
-            el("span", { class: "live-step-title" },
-              `${ORDINAL[k] || k + 1 + "th"}: `, el("code", { text: tokenName(model, step.token) })),
+            el(
+              "span",
+              { class: "live-step-title" },
+              `${ORDINAL[k] || k + 1 + "th"}: `,
+              el("code", { text: tokenName(model, step.token) }),
+            ),
             topThree(model, step),
           ),
         ),
@@ -214,13 +242,19 @@
         box.checked ? shown.add(c) : shown.delete(c);
         draw();
       });
-      controls.append(el("label", { class: `live-swatch live-class-${c}` }, box, ` ${name}`));
+      controls.append(
+        el("label", { class: `live-swatch live-class-${c}` }, box, ` ${name}`),
+      );
     });
-    controls.append(el("span", { class: "live-swatch live-wrong-key", text: "wrong answer" }));
+    controls.append(
+      el("span", { class: "live-swatch live-wrong-key", text: "wrong answer" }),
+    );
 
     function draw() {
       const style = getComputedStyle(root);
-      const colors = atlas.classes.map((_, c) => style.getPropertyValue(`--live-class-${c}`));
+      const colors = atlas.classes.map((_, c) =>
+        style.getPropertyValue(`--live-class-${c}`),
+      );
       const ctx = canvas.getContext("2d");
       const n = canvas.width / 100;
       ctx.fillStyle = style.getPropertyValue("--color-background-primary") || "#fff";
@@ -238,7 +272,12 @@
       if (cursor !== null) {
         ctx.strokeStyle = style.getPropertyValue("--color-foreground-primary");
         ctx.lineWidth = 2;
-        ctx.strokeRect((cursor % 100) * n - 1, Math.floor(cursor / 100) * n - 1, n + 2, n + 2);
+        ctx.strokeRect(
+          (cursor % 100) * n - 1,
+          Math.floor(cursor / 100) * n - 1,
+          n + 2,
+          n + 2,
+        );
       }
     }
 
@@ -275,11 +314,16 @@
         describe(cursor);
       } else if (e.key === "Enter" && cursor !== null) choose(cursor);
     });
-    new MutationObserver(draw).observe(document.body, { attributes: true, attributeFilter: ["data-theme"] });
+    new MutationObserver(draw).observe(document.body, {
+      attributes: true,
+      attributeFilter: ["data-theme"],
+    });
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", draw);
 
     const wrong = Object.keys(atlas.wrong).length;
-    const least = [...confidence.keys()].sort((x, y) => confidence[x] - confidence[y]).slice(0, 3);
+    const least = [...confidence.keys()]
+      .sort((x, y) => confidence[x] - confidence[y])
+      .slice(0, 3);
     root.querySelector(".live-atlas-summary").textContent =
       `The adder of this build gets ${(10000 - wrong).toLocaleString("en")} of the 10,000 sums right. ` +
       `Least sure: ${least.map((i) => `${Math.floor(i / 100)}+${i % 100}`).join(", ")}.`;
@@ -290,16 +334,21 @@
     const roots = document.querySelectorAll(".live-adder");
     if (!roots.length) return;
     if (!globalThis.ADDER_MODEL || !globalThis.GPT) {
-      roots.forEach((r) => (r.querySelector(".live-status").textContent =
-        "The adder's weights did not load (adder-model.js is written by the book's build)."));
+      roots.forEach(
+        (r) =>
+          (r.querySelector(".live-status").textContent =
+            "The adder's weights did not load (adder-model.js is written by the book's build)."),
+      );
       return;
     }
     const model = GPT.loadModel(globalThis.ADDER_MODEL);
     const widgets = [...roots].map((root) => Widget(root, model));
     const atlasRoot = document.querySelector(".live-atlas");
-    if (atlasRoot && globalThis.ADDER_ATLAS) Atlas(atlasRoot, globalThis.ADDER_ATLAS, widgets[0]);
+    if (atlasRoot && globalThis.ADDER_ATLAS)
+      Atlas(atlasRoot, globalThis.ADDER_ATLAS, widgets[0]);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  if (document.readyState === "loading")
+    document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

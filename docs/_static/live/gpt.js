@@ -1,8 +1,9 @@
-/* The adder's GPT decoder in plain JavaScript: the forward pass of chapter3.gpt.GPTDecoder
- * and the greedy decoding of chapter3.adder.decoding, for the model that the book's build
- * trained and exported (docs/_ext/live_adder.py). No dependencies, no build step: it runs in
- * a browser (as window.GPT) and in Node.js (require), where `make test` checks it against
- * PyTorch on all 10,000 sums. Activations are float64; the weights are PyTorch's float32. */
+/* The adder's GPT decoder in plain JavaScript: the forward pass of
+ * chapter3.gpt.GPTDecoder and the greedy decoding of chapter3.adder.decoding, for the
+ * model that the book's build trained and exported (docs/_ext/live_adder.py).
+ * No dependencies, no build step: it runs in a browser (as window.GPT) and in Node.js
+ * (require), where `make test` checks it against PyTorch on all 10,000 sums.
+ * Activations are float64; the weights are PyTorch's float32. */
 (function (root, factory) {
   const api = factory();
   if (typeof module === "object" && module.exports) module.exports = api;
@@ -10,10 +11,10 @@
 })(this, function () {
   "use strict";
 
-  // --- the exported model: config, vocabulary, named float32 tensors -------------------------
+  // --- the exported model: config, vocabulary, named float32 tensors ----------------
   function loadModel(exported) {
     const bytes = Uint8Array.from(atob(exported.weights), (c) => c.charCodeAt(0));
-    const all = new Float32Array(bytes.buffer); // little-endian float32, as written by Python
+    const all = new Float32Array(bytes.buffer); // little-endian, as Python wrote it
     const tensor = (name, required = true) => {
       const entry = exported.tensors[name];
       if (!entry) {
@@ -44,9 +45,11 @@
       });
     }
     return {
-      config: exported.config, // vocab_size, max_seq_len, d_model, num_heads, num_layers, d_ff
+      config: exported.config, // vocab_size, max_seq_len, d_model, num_heads, ...
       vocab: exported.vocab, // token -> id, as chapter3.adder.vocab.TOKEN_TO_INDEX
-      tokens: Object.fromEntries(Object.entries(exported.vocab).map(([t, i]) => [i, t])),
+      tokens: Object.fromEntries(
+        Object.entries(exported.vocab).map(([t, i]) => [i, t]),
+      ),
       numDigits: exported.num_digits,
       tok_embed: tensor("tok_embed.weight"), // (V, D)
       pos_embed: tensor("pos_embed"), // (1, max_seq_len, D)
@@ -56,7 +59,7 @@
     };
   }
 
-  // --- the layers, one vector (one position) at a time ------------------------------------
+  // --- the layers, one vector (one position) at a time ------------------------------
   function linear(layer, x) {
     // nn.Linear: weight is (out, in), y = W x + b
     const [out, inp] = layer.weight.shape;
@@ -91,7 +94,7 @@
   }
 
   function maskedSoftmax(scores, visible) {
-    // chapter3.masks.masked_softmax: hidden keys get 0; a row with no visible key is all 0
+    // chapter3.masks.masked_softmax: hidden keys get 0; no visible key: a row of 0
     const weights = new Float64Array(scores.length);
     let max = -Infinity;
     scores.forEach((s, j) => visible[j] && s > max && (max = s));
@@ -101,8 +104,8 @@
     return weights.map((w) => w / sum);
   }
 
-  // Masked multi-head self-attention for the newest position. Its query meets the keys of
-  // every position so far (the causal mask: nothing later exists yet); earlier positions'
+  // Masked multi-head self-attention for the newest position. Its query meets the keys
+  // of every position so far (the causal mask: nothing later exists yet); earlier ones'
   // keys and values come from the cache, as in chapter3.kv_cache.
   function attention(block, cache, x, visible) {
     const D = x.length;
@@ -128,7 +131,7 @@
     return { out: linear(block.out_proj, context), rows }; // out_proj mixes the heads
   }
 
-  // --- the decoder: one new token through every block ---------------------------------------
+  // --- the decoder: one new token through every block --------------------------------
   function newState(model) {
     return {
       tokens: [],
@@ -162,22 +165,31 @@
       rows.forEach((row, h) => state.maps[l][h].push(row));
     });
     const logits = linear(model.head, layerNorm(model.layer_norm, z)); // (V,)
-    return { logits, probs: maskedSoftmax(logits, logits.map(() => true)) };
+    return {
+      logits,
+      probs: maskedSoftmax(
+        logits,
+        logits.map(() => true),
+      ),
+    };
   }
 
-  // The full forward pass of GPTDecoder on a sequence: logits of every position, and every
-  // layer's (H, L, L) attention weights (zero above the diagonal, like attention_maps).
+  // The full forward pass of GPTDecoder on a sequence: logits of every position, and
+  // every layer's (H, L, L) attention weights (zero above the diagonal, as in
+  // chapter3.gpt.attention_maps).
   function forward(model, tokens) {
     const state = newState(model);
     const logits = tokens.map((id) => step(model, state, id).logits);
     const L = tokens.length;
     const maps = state.maps.map((heads) =>
-      heads.map((rows) => rows.map((row) => Array.from({ length: L }, (_, j) => row[j] || 0))),
+      heads.map((rows) =>
+        rows.map((row) => Array.from({ length: L }, (_, j) => row[j] || 0)),
+      ),
     );
     return { logits, maps };
   }
 
-  // --- greedy decoding (chapter3.adder.decoding.greedy_decode, for one prompt) ---------------
+  // --- greedy decoding (chapter3.adder.decoding.greedy_decode, for one prompt) -------
   function greedyDecode(model, prompt, maxNewTokens = 4) {
     const state = newState(model);
     let out;
@@ -185,8 +197,10 @@
     const steps = [];
     for (let k = 0; k < maxNewTokens; k++) {
       const probs = Array.from(out.probs);
-      const token = probs.indexOf(Math.max(...probs)); // arg-max: the first of equal maxima
-      const top = probs.map((p, id) => [id, p]).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+      const token = probs.indexOf(Math.max(...probs)); // arg-max: the first maximum
+      const top = probs
+        .map((p, id) => [id, p])
+        .sort((a, b) => b[1] - a[1] || a[0] - b[0]);
       steps.push({
         token,
         probs,
@@ -200,21 +214,30 @@
     return { prompt, generated: steps.map((s) => s.token), steps };
   }
 
-  // --- questions (chapter3.adder.vocab.parse_question), with Python's exact messages --------
-  const PY_SPACE = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+  // --- questions (chapter3.adder.vocab.parse_question), with Python's messages -------
+  const PY_SPACE = // what Python's str.isspace() calls whitespace
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a" +
+    "\\u2028\\u2029\\u202f\\u205f\\u3000";
   const STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, "g"); // str.strip()
   const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 
   function pythonRepr(text) {
     // repr() of a str: the quotes Python picks, and its escapes
     const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-    const named = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", [quote]: "\\" + quote };
+    const named = {
+      "\\": "\\\\",
+      "\t": "\\t",
+      "\n": "\\n",
+      "\r": "\\r",
+      [quote]: "\\" + quote,
+    };
     let body = "";
     for (const ch of text) {
       const cp = ch.codePointAt(0);
       if (named[ch]) body += named[ch];
       else if (ch !== " " && NOT_PRINTABLE.test(ch)) {
-        const [prefix, width] = cp < 0x100 ? ["x", 2] : cp < 0x10000 ? ["u", 4] : ["U", 8];
+        const [prefix, width] =
+          cp < 0x100 ? ["x", 2] : cp < 0x10000 ? ["u", 4] : ["U", 8];
         body += "\\" + prefix + cp.toString(16).padStart(width, "0");
       } else body += ch;
     }
@@ -222,7 +245,7 @@
   }
 
   function digitValue(ch) {
-    // int() of a Unicode decimal digit: Nd digits come in runs of ten that start at a zero
+    // int() of a Unicode decimal digit: Nd digits come in runs of ten from a zero
     let cp = ch.codePointAt(0);
     let n = 0;
     while (/\p{Nd}/u.test(String.fromCodePoint(cp - 1))) (cp -= 1), (n += 1);
@@ -231,11 +254,13 @@
 
   function parseQuestion(question, numDigits = 2) {
     const digits = `(\\p{Nd}{1,${numDigits}})`;
-    const match = new RegExp(`^${digits}\\+${digits}=$`, "u").exec(question.replace(STRIP, ""));
+    const match = new RegExp(`^${digits}\\+${digits}=$`, "u").exec(
+      question.replace(STRIP, ""),
+    );
     if (!match) {
       throw new Error(
-        `expected a question of the form 'a+b=' with a and b of 1 to ${numDigits} digits ` +
-          `(e.g. '15+57='), got ${pythonRepr(question)}`,
+        "expected a question of the form 'a+b=' with a and b of 1 to " +
+          `${numDigits} digits (e.g. '15+57='), got ${pythonRepr(question)}`,
       );
     }
     const value = (s) => [...s].reduce((v, ch) => 10 * v + digitValue(ch), 0);
@@ -243,7 +268,7 @@
     return `${pad(match[1])}+${pad(match[2])}=`;
   }
 
-  // what_is: "15+57=" -> the prompt <BOS>15+57=, decoded greedily; the answer without <EOS>
+  // what_is: "15+57=" -> the prompt <BOS>15+57=, decoded greedily; answer without <EOS>
   function whatIs(model, question) {
     const padded = parseQuestion(question, model.numDigits);
     const prompt = [model.vocab["<BOS>"], ...[...padded].map((ch) => model.vocab[ch])];
