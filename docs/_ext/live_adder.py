@@ -12,9 +12,9 @@ pass and greedy decoding), ``adder_widget.js`` (the question box, heatmaps and a
 ``mask_playground.js``. ``tests/test_js_adder.py`` runs ``gpt.js`` in Node.js on the same export
 and compares it with PyTorch.
 
-Directives: ``{adder-live}``, ``{adder-atlas}`` (on a page with ``{adder-live}``),
-``{mask-playground}``; role
-``{js-lines}`gpt.js``` prints the number of lines of a file of ``docs/_static/live/``.
+Directives: ``{adder-live}``, ``{adder-atlas}`` (on a page with ``{adder-live}``) and
+``{mask-playground}``; the role ``{js-lines}`gpt.js``` prints the number of lines of a file of
+``docs/_static/live/``. Each page loads only the scripts of its own widgets.
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ LIVE_DIR = Path(__file__).resolve().parents[1] / "_static" / "live"
 FORMAT = "chapter3-adder-js/1"
 WEIGHT_FILE = "adder-model.js"
 ATLAS_FILE = "adder-atlas.js"
-CONFIDENCE_SCALE = (
-    32  # atlas byte = round(32 * -log10(1 - p)), p the answer's probability
-)
+# An atlas byte is round(32 * -log10(1 - p)), p the probability of the model's answer.
+CONFIDENCE_SCALE = 32
 
 
 # --- export ---------------------------------------------------------------------------------

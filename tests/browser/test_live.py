@@ -293,6 +293,7 @@ def test_light_dark_and_phone(chromium, live_server, scheme, viewport):
         p.open(path)
         if name == "adder":
             p.wait_answer("100")
+            p.page.wait_for_timeout(800)  # the digits' fade-in, for the screenshot
         colors = p.page.evaluate(
             """() => { const live = document.querySelector('.live');
             return {bg: getComputedStyle(live).backgroundColor,

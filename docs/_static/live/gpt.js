@@ -13,6 +13,9 @@
 
   // --- the exported model: config, vocabulary, named float32 tensors ----------------
   function loadModel(exported) {
+    if (exported.format !== "chapter3-adder-js/1") {
+      throw new Error(`not an exported adder: format ${exported.format}`);
+    }
     const bytes = Uint8Array.from(atob(exported.weights), (c) => c.charCodeAt(0));
     const all = new Float32Array(bytes.buffer); // little-endian, as Python wrote it
     const tensor = (name, required = true) => {
