@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "js" / "check_masks.js"
 CONVENTIONS = ("attend", "hide", "ignore", "additive")
 
-# The batch of the masks page: its first sample is 5, 7, 9 and two pads.
-TARGET_BATCH = torch.tensor(
-    [[5, 7, 9, 16, 16], [8, 6, 16, 16, 16], [3, 12, 4, 11, 16], [2, 1, 4, 16, 16]]
+# The batch of the masks page (pad id 0): its first sample is "Your journey starts" and
+# two pads; and the left-padded batch of its first exercise.
+TOKENS = torch.tensor(
+    [[1, 2, 3, 0, 0], [5, 6, 0, 0, 0], [1, 2, 3, 4, 0], [4, 5, 6, 0, 0]]
 )
+LEFT = torch.tensor([[0, 0, 1, 2, 3], [0, 0, 0, 5, 6]])
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +140,7 @@ def own(results, name):
 
 
 def test_presets_print_the_numbers_of_the_masks_page(results):
-    padding = padding_attend_mask(TARGET_BATCH, 16)
+    padding = padding_attend_mask(TOKENS, 0)
     future = causal_attend_mask(5)
     # "Padding on queries and keys": the page's query_and_key[0] and its NaN rows naive[3:]
     r = own(results, "Padding on queries and keys: NaN rows")
@@ -158,7 +160,7 @@ def test_presets_print_the_numbers_of_the_masks_page(results):
         tensor(book["weights"]).float(),
         masked_softmax(torch.zeros(5, 5), query_and_key[0]),
     )
-    # "Key padding only": combine_attend_masks(...)[0, 0], the page's target_mask[0]
+    # "Key padding only": combine_attend_masks(...)[0, 0], the page's combined[0]
     r = own(results, "Key padding only (combine_attend_masks)")
     combined = combine_attend_masks(padding, future)[0, 0]
     assert torch.equal(torch.tensor(r["attend"]), combined)
@@ -175,7 +177,28 @@ def test_presets_print_the_numbers_of_the_masks_page(results):
     # "to_hide_mask(causal_attend_mask(3))": the mask the page prints
     r = own(results, "to_hide_mask(causal_attend_mask(3))")
     assert torch.equal(tensor(r["mask"]).bool(), to_hide_mask(causal_attend_mask(3)))
-    # "Left padding": nn.MultiheadAttention's weights are NaN in the fully masked row 0
-    r = own(results, "Left padding: nn.MultiheadAttention's NaN")
+    # "Left padding": exercise 1's first sample. A plain softmax and nn.MultiheadAttention
+    # give NaN in the two empty rows, masked_softmax the zeros the solution prints.
+    name = "Left padding (exercise 1): nn.MultiheadAttention's NaN"
+    r = own(results, name)
+    left = combine_attend_masks(padding_attend_mask(LEFT, 0), future)[0, 0]
+    assert torch.equal(torch.tensor(r["attend"]), left)
     weights = tensor(r["weights"])
-    assert weights[0].isnan().all() and not weights[1:].isnan().any()
+    assert weights[:2].isnan().all() and not weights[2:].isnan().any()
+    by_convention = {
+        x["state"]["convention"]: tensor(x["weights"])
+        for x in results
+        if x["preset"] == name
+    }
+    plain = torch.softmax(torch.zeros(5, 5).masked_fill(~left, -torch.inf), dim=-1)
+    assert torch.equal(by_convention["hide"].isnan(), plain.isnan())
+    assert torch.allclose(
+        by_convention["attend"].float(), masked_softmax(torch.zeros(5, 5), left)
+    )
+    assert [round(v, 4) for v in by_convention["attend"][4].tolist()] == [
+        0.0,
+        0.0,
+        0.3333,
+        0.3333,
+        0.3333,
+    ]

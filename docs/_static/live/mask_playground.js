@@ -92,13 +92,13 @@
       },
     },
     {
-      name: "Left padding: nn.MultiheadAttention's NaN",
+      name: "Left padding (exercise 1): nn.MultiheadAttention's NaN",
       state: {
-        length: 4,
-        padded: [1, 0, 0, 0],
+        length: 5,
+        padded: [1, 1, 0, 0, 0],
         causal: true,
         padQueries: false,
-        scores: "ramp",
+        scores: "zeros",
         convention: "ignore",
       },
     },
