@@ -12,7 +12,8 @@ pass and greedy decoding), ``adder_widget.js`` (the question box, heatmaps and a
 ``mask_playground.js``. ``tests/test_js_adder.py`` runs ``gpt.js`` in Node.js on the same export
 and compares it with PyTorch.
 
-Directives: ``{adder-live}``, ``{adder-atlas}`` (on a page with ``{adder-live}``) and
+Directives: ``{adder-live}`` (``:lazy:``: the weights load at the first question),
+``{adder-atlas}`` (on a page with ``{adder-live}``) and
 ``{mask-playground}``; the role ``{js-lines}`gpt.js``` prints the number of lines of a file of
 ``docs/_static/live/``. Each page loads only the scripts of its own widgets.
 """
@@ -28,7 +29,7 @@ from array import array
 from pathlib import Path
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst import Directive, directives
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -201,11 +202,21 @@ ADDER_SCRIPTS = ["live/gpt.js", f"live/{WEIGHT_FILE}", "live/adder_widget.js"]
 
 
 class AdderLive(Directive):
-    """The question box, its answer, heatmaps and top-3 next-token probabilities."""
+    """The question box, its answer, heatmaps and top-3 next-token probabilities.
+
+    With ``:lazy:`` the page does not load the weights: the widget loads them at its first
+    question (for a page that is not about the widget, to keep its weight down).
+    """
+
+    option_spec = {"lazy": directives.flag}
 
     def run(self):
         _remember(self.state.document.settings.env, ADDER_SCRIPTS)
-        return [live_widget(html=ADDER_HTML, scripts=ADDER_SCRIPTS)]
+        if "lazy" not in self.options:
+            return [live_widget(html=ADDER_HTML, scripts=ADDER_SCRIPTS)]
+        html = ADDER_HTML.replace('data-live="adder"', 'data-live="adder" data-lazy')
+        scripts = [s for s in ADDER_SCRIPTS if not s.endswith(WEIGHT_FILE)]
+        return [live_widget(html=html, scripts=scripts)]
 
 
 class AdderAtlas(Directive):

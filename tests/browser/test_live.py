@@ -248,13 +248,32 @@ def test_heatmaps_show_every_layer_and_head(page):
     assert rows == sum(range(1, 10)), rows  # the 3rd digit is chosen after 9 tokens
 
 
-def test_the_inference_page_has_the_widget(page):
+def loaded(page: Page, name: str) -> bool:
+    return page.page.evaluate(
+        "n => [...document.scripts].some(s => s.src.includes(n))",
+        name,
+    )
+
+
+def test_the_inference_page_loads_the_weights_at_the_first_question(page):
     if not (SITE / "inference_results.html").is_file():
         pytest.skip("this build has no inference page")
     page.open("inference_results.html")
-    page.wait_answer("072")
+    page.page.wait_for_load_state("networkidle")
+    assert loaded(page, "gpt.js") and not loaded(page, "adder-model.js")
     page.ask("99+99=")
     page.wait_answer("198")
+    assert loaded(page, "adder-model.js")
+    page.ask("1a+2=")
+    page.page.locator("#adder-error").wait_for(state="visible", timeout=5000)
+    assert page.page.locator("#adder-error").inner_text() == message("1a+2=")
+
+
+def test_the_inference_page_answers_a_linked_question(page):
+    if not (SITE / "inference_results.html").is_file():
+        pytest.skip("this build has no inference page")
+    page.open("inference_results.html?q=50%2B50%3D")
+    page.wait_answer("100")
 
 
 def test_toggling_a_mask_cell_changes_the_weights(page):

@@ -1,9 +1,11 @@
 /* The live adder of the book: a question box whose answer gpt.js computes in the browser,
  * every layer's and head's attention at each generated token, the top-3 next tokens, and the
  * atlas of all 10,000 sums. Reads globalThis.ADDER_MODEL (and ADDER_ATLAS), which the build
- * writes next to this file. No dependencies. */
+ * writes next to this file; a widget marked data-lazy loads the weights at its first
+ * question instead of with the page. No dependencies. */
 (function () {
   "use strict";
+  const HERE = document.currentScript ? document.currentScript.src : document.baseURI;
   const SVG = "http://www.w3.org/2000/svg";
   const ORDINAL = ["1st", "2nd", "3rd", "4th", "5th", "6th"];
 
@@ -330,19 +332,50 @@
     draw();
   }
 
-  function start() {
-    const roots = document.querySelectorAll(".live-adder");
-    if (!roots.length) return;
-    if (!globalThis.ADDER_MODEL || !globalThis.GPT) {
-      roots.forEach(
-        (r) =>
-          (r.querySelector(".live-status").textContent =
-            "The adder's weights did not load (adder-model.js is written by the book's build)."),
+  function loadScript(name) {
+    // a plain <script src> next to this file: works from http:// and from file://
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = new URL(name, HERE).href;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`${name} did not load`));
+      document.head.append(script);
+    });
+  }
+
+  function missing(root) {
+    root.querySelector(".live-status").textContent =
+      "The adder's weights did not load (adder-model.js is written by the book's build).";
+  }
+
+  // A lazy widget waits for its first question (or a ?q= link) to load the weights.
+  function startLazy(root) {
+    const form = root.querySelector("form");
+    root.querySelector(".live-status").textContent =
+      "Ask a question: the adder's weights (about 370 kB) load at the first one.";
+    const go = (event) => {
+      if (event) event.preventDefault();
+      form.removeEventListener("submit", go);
+      loadScript("adder-model.js").then(
+        () => {
+          const widget = Widget(root, GPT.loadModel(globalThis.ADDER_MODEL));
+          if (event) widget.load(root.querySelector("#adder-question").value);
+        },
+        () => missing(root),
       );
-      return;
+    };
+    form.addEventListener("submit", go);
+    if (new URLSearchParams(window.location.search).has("q")) go();
+  }
+
+  function start() {
+    const roots = [...document.querySelectorAll(".live-adder")];
+    if (!roots.length || !globalThis.GPT) return roots.forEach(missing);
+    if (!globalThis.ADDER_MODEL) {
+      return roots.forEach((r) => ("lazy" in r.dataset ? startLazy(r) : missing(r)));
     }
     const model = GPT.loadModel(globalThis.ADDER_MODEL);
-    const widgets = [...roots].map((root) => Widget(root, model));
+    const widgets = roots.map((root) => Widget(root, model));
     const atlasRoot = document.querySelector(".live-atlas");
     if (atlasRoot && globalThis.ADDER_ATLAS)
       Atlas(atlasRoot, globalThis.ADDER_ATLAS, widgets[0]);
