@@ -100,39 +100,58 @@ def model():
     return model.eval()
 
 
+def run_node(model_file: Path, request: dict, out: Path) -> subprocess.Popen:
+    """Start ``node check_adder.js`` on ``request``; its JSON comes back on stdout."""
+    path = out / f"request-{len(list(out.glob('request-*')))}.json"
+    path.write_text(json.dumps(request))
+    return subprocess.Popen(
+        [node(), str(DRIVER), str(model_file), str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def result_of(process: subprocess.Popen) -> dict:
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    return json.loads(stdout)
+
+
+def read_global(path: Path) -> dict:
+    return json.loads(path.read_text().split(" = ", 1)[1].rstrip(";\n"))
+
+
 @pytest.fixture(scope="module")
 def run(model, tmp_path_factory):
-    """Export the model and the atlas, run gpt.js in Node.js, return what both produced."""
+    """Export the model as the build does, run gpt.js in Node.js, return what both gave.
+
+    Node answers the 10,000 sums while PyTorch computes the atlas and its own answers; the
+    atlas then picks the sums whose details (maps, probabilities) Node reports.
+    """
     out = tmp_path_factory.mktemp("live")
-    model_file, atlas_file = live_adder.export_all(out, model=model)
-    atlas = json.loads(atlas_file.read_text().split(" = ", 1)[1].rstrip(";\n"))
-    detail = detail_sums(atlas)
-    request = out / "request.json"
-    request.write_text(
-        json.dumps(
-            {
-                "all": True,
-                "detail": detail,
-                "forward": FORWARD,
-                "questions": QUESTIONS,
-            }
-        )
+    model_file = live_adder.write_global(
+        out / live_adder.WEIGHT_FILE, "ADDER_MODEL", live_adder.export_model(model)
     )
-    done = subprocess.run(
-        [node(), str(DRIVER), str(model_file), str(request)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    answers = run_node(model_file, {"all": True}, out)
+    try:
+        atlas = live_adder.atlas(model)
+        reference = greedy_decode(model, all_prompts(), max_new_tokens=4)[:, 7:]
+        detail = detail_sums(atlas)
+        request = {"detail": detail, "forward": FORWARD, "questions": QUESTIONS}
+        details = result_of(run_node(model_file, request, out))
+    except BaseException:
+        answers.kill()
+        raise
+    js = result_of(answers)  # answers, seconds, cpu_seconds
+    js.update({k: details[k] for k in ("detail", "forward", "questions")})
     return {
-        "js": result,
+        "js": js,
         "detail": detail,
         "atlas": atlas,
+        "reference": reference,
         "model_file": model_file,
-        "exported": json.loads(model_file.read_text().split(" = ", 1)[1].rstrip(";\n")),
+        "exported": read_global(model_file),
     }
 
 
@@ -163,18 +182,16 @@ def test_export_is_compact_float32_and_exact(model, run):
     assert exported["config"] == model.config.to_dict()
 
 
-def test_every_answer_equals_pytorch(model, run):
-    prompts = all_prompts()
-    reference = greedy_decode(model, prompts, max_new_tokens=4)[:, 7:]  # (10000, k)
+def test_every_answer_equals_pytorch(run):
+    reference = run["reference"]  # (10000, k): PyTorch's greedy answers
     ours = as_rows(run["js"]["answers"], reference.size(1))
     same = (ours == reference).all(dim=1)
     differ = [divmod(i, 100) for i in (~same).nonzero().flatten().tolist()]
     assert int(same.sum()) == 10_000, f"gpt.js and PyTorch differ on {differ[:10]}"
 
 
-def test_atlas_marks_exactly_the_wrong_answers(model, run):
-    prompts = all_prompts()
-    reference = greedy_decode(model, prompts, max_new_tokens=4)[:, 7:]
+def test_atlas_marks_exactly_the_wrong_answers(run):
+    reference = run["reference"]
     expected = torch.stack(
         [
             encode_equation(f"{a:02d}+{b:02d}={a + b:03d}")[7:]
