@@ -67,3 +67,20 @@ clean: clean-book
 # Also remove the virtual environment (the next make rebuilds it).
 distclean: clean
 	rm -rf $(VENV)
+
+# Node.js runs the book's JavaScript in the tests (tests/test_js_*.py): Debian's nodejs, when
+# the machine has no node.
+.PHONY: node live-browser
+pytest: node
+node:
+	@command -v node >/dev/null || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update && \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y nodejs; }
+
+# The live pages (the adder widget, its atlas, the mask playground) in Debian's Chromium,
+# from http://127.0.0.1 and from file:// (tests/browser/test_live.py; needs a built book).
+live-browser: $(STAMP)
+	@test -x /usr/bin/chromium || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update && \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y chromium; }
+	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet playwright==1.65.2
+	@test -f $(BUILD)/html/adder_live.html || $(MAKE) html
+	$(PY) -m pytest -q -m browser tests/browser/test_live.py

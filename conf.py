@@ -28,6 +28,7 @@ extensions = [
     "freshness",
     "offline",
     "listings",
+    "live_adder",
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "gallery_guard",
