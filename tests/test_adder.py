@@ -15,6 +15,7 @@ from chapter3.adder import (
     construct_batches,
     create_add_dataset,
     decode,
+    decoding,
     disjoint_split,
     encode_equation,
     load_checkpoint,
@@ -289,12 +290,25 @@ def test_bad_questions(question, tiny_model):
         what_is(question, tiny_model)
 
 
-def test_what_is_pads_and_answers(tiny_model):
-    answer = what_is("6+90=", tiny_model)
-    # what the model says after the zero-padded prompt "<BOS>06+90=", whatever it is
-    prompt = encode_equation("06+90=")[None, :-1]
-    said = decode(greedy_decode(tiny_model, prompt)[0])[len("06+90=") :]
-    assert answer == "6+90=" + said
+def test_what_is_pads_and_answers(tiny_model, monkeypatch):
+    seen = []
+
+    def says(tokens):
+        def fake(model, prompts, max_new_tokens=4):
+            seen.append(prompts.tolist())
+            return torch.cat([prompts, torch.tensor([tokens])], dim=1)
+
+        return fake
+
+    monkeypatch.setattr(decoding, "greedy_decode", says([0, 9, 6, EOS]))
+    assert what_is("6+90=", tiny_model) == "6+90=096"
+    assert seen == [encode_equation("06+90=")[None, :-1].tolist()]  # zero-padded prompt
+    for bad in ([0, 9, EOS, PAD], [0, 9, 6, 7], [0, 9, 10, EOS], [BOS, 9, 6, EOS]):
+        monkeypatch.setattr(decoding, "greedy_decode", says(bad))
+        with pytest.raises(
+            ValueError, match="did not answer '6\\+90=' with three digits"
+        ):
+            what_is("6+90=", tiny_model)
 
 
 def test_trained_adder_trains_once_then_loads(tmp_path):
