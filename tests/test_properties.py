@@ -320,7 +320,7 @@ def test_mask_conventions(batch, length, seed):
 
 
 # --- the decoder and its cache ------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def small_decoder(seed: int, num_layers: int = 2) -> GPTDecoder:
     """One of a few small decoders (building one per example would dominate the run time)."""
     torch.manual_seed(seed)
