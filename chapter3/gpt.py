@@ -214,6 +214,7 @@ class LayerNormWithStd(nn.Module):
 
     def __init__(self, feature_dim, eps=1e-6):
         super().__init__()
+        check_positive_int(feature_dim, "feature_dim")
         self.gamma = nn.Parameter(torch.ones(feature_dim))
         self.beta = nn.Parameter(torch.zeros(feature_dim))
         self.eps = eps
@@ -231,6 +232,8 @@ def count_parameters(model: nn.Module) -> int:
     >>> count_parameters(GPTDecoder(GPTConfig()))
     270482
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters())
 
 

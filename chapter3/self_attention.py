@@ -142,7 +142,8 @@ class SelfAttentionWithWeights(nn.Module):
     """Self-attention on a batch (B, T, d) that returns ``(context_vec, attn_weights)`` (seed 004).
 
     Input and output have the same width ``embed_dim``; the projections have no bias. Returning
-    the (B, T, T) weights lets a reader see, row by row, where each token looked.
+    the (B, T, T) weights lets a reader see, row by row, where each token looked. ``x`` must be
+    floating point with the weights' dtype; NaN or inf in ``x`` propagate, as in torch.
 
     >>> import torch
     >>> from chapter3.self_attention import SelfAttentionWithWeights

@@ -1034,3 +1034,16 @@ def test_masked_softmax_gives_zero_rows_not_nan():
     )
     assert torch.equal(weights[1], torch.zeros(3))
     assert torch.allclose(weights[0].sum(), torch.tensor(1.0))
+
+
+def test_small_helpers_name_their_arguments():
+    from chapter3.gpt import LayerNormWithStd, count_parameters
+
+    with pytest.raises(ValueError, match="feature_dim must be a positive integer"):
+        LayerNormWithStd(0)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        count_parameters("model")
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        one_head.train_one_head(None, x3(3, 4), x3(3, 4))
+    with pytest.raises(TypeError, match="target must be a floating-point"):
+        one_head.train_one_head(one_head.SelfAttention(4), x3(3, 4), x3(3, 4).long())
