@@ -369,3 +369,36 @@ def test_cached_forward_equals_the_full_forward_for_any_split(
     full = model(tokens, padding)
     assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-4)
     assert torch.isfinite(full).all()  # a fully padded prefix gives zeros, never NaN
+
+
+@given(
+    st.integers(1, 3),
+    st.integers(1, 6),
+    st.integers(1, 8),
+    st.integers(1, 9),
+    st.integers(0, 2**16),
+)
+def test_feed_forward_is_linear_relu_linear(batch, length, d_model, d_ff, seed):
+    from chapter3.gpt import PositionwiseFeedForward
+
+    torch.manual_seed(seed)
+    ffn = PositionwiseFeedForward(d_model, d_ff, dropout=0.5).eval()
+    first, second = ffn.ffn[0], ffn.ffn[3]
+    assert (first.in_features, first.out_features) == (d_model, d_ff)
+    x = torch.randn(batch, length, d_model)
+    expected = second(torch.relu(first(x)))
+    assert torch.allclose(ffn(x), expected, atol=ATOL)
+
+
+@given(st.integers(1, 6), st.integers(1, 8), st.integers(0, 2**16))
+def test_one_head_follows_the_formula(length, d_model, seed):
+    from chapter3.one_head import SelfAttention
+
+    torch.manual_seed(seed)
+    head = SelfAttention(d_model)
+    x = torch.randn(length, d_model)
+    everything = torch.ones(length, length, dtype=torch.bool)
+    expected = reference_attention(
+        head.w_query(x), head.w_key(x), head.w_value(x), everything
+    )
+    assert torch.allclose(head(x), expected, atol=ATOL)
