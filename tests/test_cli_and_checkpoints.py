@@ -352,3 +352,39 @@ def test_trained_adder_answers_left_padded_questions_like_unpadded_ones():
         "06+90=096",
         "50+50=100",
     ]
+
+
+class Countdown(GPTDecoder):
+    """A decoder whose next token follows a rule of the last one: digit d -> d - 1, 0 -> <EOS>,
+    anything else (<EOS>, <pad>) -> 7. Decoding must stop each row at its <EOS> and pad after."""
+
+    def forward(self, input_tokens, padding_mask=None):
+        last = input_tokens
+        nxt = torch.where(last == 0, EOS, torch.where(last <= 9, last - 1, 7))
+        return torch.nn.functional.one_hot(nxt, 18).float() * 10  # (B, L, V)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_rows_stop_at_their_eos_and_wait_with_pad(monkeypatch, use_cache):
+    from chapter3.adder import decoding
+
+    def cached(model, new_tokens, cache, key_padding_mask=None, last_only=False):
+        cache.length += new_tokens.size(1)
+        logits = model(new_tokens)
+        return logits[:, -1:] if last_only else logits
+
+    monkeypatch.setattr(decoding, "forward_cached", cached)
+    model = Countdown(SMALL).eval()
+    prompts = torch.tensor([[15, 1, 2], [15, 4, 0], [15, 9, 3]])
+    out = greedy_decode(model, prompts, max_new_tokens=4, use_cache=use_cache)
+    expected = torch.tensor(
+        [
+            [15, 1, 2, 1, 0, EOS, PAD],
+            [15, 4, 0, EOS, PAD, PAD, PAD],
+            [15, 9, 3, 2, 1, 0, EOS],
+        ]
+    )
+    assert torch.equal(out, expected)
+    early = greedy_decode(model, prompts[:2], max_new_tokens=4, use_cache=use_cache)
+    assert torch.equal(early, expected[:2, :6])  # stops once every row has finished
+    assert torch.equal(greedy_decode(model, prompts, 2, use_cache), expected[:, :5])
