@@ -329,8 +329,13 @@ def test_cli(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(training.RECIPES, "fast", replace(TINY, name="fast"))
     assert cli.main(["train", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     assert out.is_file()
-    assert cli.main(["ask", "15+57=", "--checkpoint", str(out)]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("15+57=")
+    # A one-epoch model may not answer in three digits: what_is then refuses its answer
+    status = cli.main(["ask", "15+57=", "--checkpoint", str(out)])
+    captured = capsys.readouterr()
+    if status == 0:
+        assert captured.out.strip().splitlines()[-1].startswith("15+57=")
+    else:
+        assert status == 2 and "did not answer '15+57='" in captured.err
     assert cli.main(["evaluate", "--checkpoint", str(out), "--show-wrong", "1"]) == 0
     assert "exact match on the 128 test equations" in capsys.readouterr().out
     assert cli.main(["ask", "12+34", "--checkpoint", str(out)]) == 2

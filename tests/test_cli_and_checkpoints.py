@@ -330,6 +330,30 @@ def test_evaluate_scores_exact_matches(model, monkeypatch):
         [("99+99=198", "99+99=199")],
     )
 
+    def stopped_early(model, prompts, max_new_tokens=4, use_cache=True):
+        return torch.cat([prompts, torch.tensor([[0, 7, 2]])], dim=1)  # no <EOS> yet
+
+    monkeypatch.setattr(decoding, "greedy_decode", stopped_early)
+    result = evaluate(model, ["15+57=072"])
+    assert result.num_correct == 0 and result.wrong == [("15+57=072", "15+57=072")]
+
+
+@pytest.mark.parametrize(
+    ("question", "padded"),
+    [
+        ("6+9=", "06+09="),
+        ("15+57=", "15+57="),
+        (" 0+0= ", "00+00="),
+        ("99+1=", "99+01="),
+    ],
+)
+def test_parse_question_zero_pads_both_operands(question, padded):
+    from chapter3.adder.vocab import parse_question
+
+    assert parse_question(question) == padded
+    a, b = padded[:2], padded[3:5]
+    assert parse_question(question, num_digits=3) == f"0{a}+0{b}="
+
 
 @pytest.mark.slow
 def test_trained_adder_answers_left_padded_questions_like_unpadded_ones():
