@@ -1047,3 +1047,12 @@ def test_small_helpers_name_their_arguments():
         one_head.train_one_head(None, x3(3, 4), x3(3, 4))
     with pytest.raises(TypeError, match="target must be a floating-point"):
         one_head.train_one_head(one_head.SelfAttention(4), x3(3, 4), x3(3, 4).long())
+
+
+def test_transfer_weights_refuses_biases_and_other_sizes():
+    with pytest.raises(
+        ValueError, match="qkv_bias=True; SelfAttention_v1 has no biases"
+    ):
+        transfer_weights(SelfAttention_v2(3, 2, qkv_bias=True), SelfAttention_v1(3, 2))
+    with pytest.raises(ValueError, match="same \\(d_in, d_out\\)"):
+        transfer_weights(SelfAttention_v2(3, 2), SelfAttention_v1(2, 3))

@@ -413,3 +413,20 @@ def test_rows_stop_at_their_eos_and_wait_with_pad(monkeypatch, use_cache):
     early = greedy_decode(model, prompts[:2], max_new_tokens=4, use_cache=use_cache)
     assert torch.equal(early, expected[:2, :6])  # stops once every row has finished
     assert torch.equal(greedy_decode(model, prompts, 2, use_cache), expected[:, :5])
+
+
+def test_decoding_switches_dropout_off_and_restores_the_mode():
+    torch.manual_seed(1)
+    noisy = GPTDecoder(replace(SMALL, dropout=0.5, attn_dropout=0.5))
+    prompts = prompts_of(QUESTIONS)
+    noisy.eval()
+    expected = greedy_decode(noisy, prompts)
+    noisy.train()
+    for use_cache in (True, False):
+        assert torch.equal(greedy_decode(noisy, prompts, use_cache=use_cache), expected)
+        assert noisy.training and all(m.training for m in noisy.modules())
+    assert torch.equal(
+        complete_one(noisy, prompts[0]),
+        expected[0][: complete_one(noisy, prompts[0]).numel()],
+    )
+    assert noisy.training
