@@ -1,6 +1,8 @@
 # Attention, Executed — build the book, run every check.
 #   make html     build the book (creates .venv on first use)
-#   make test     ruff + pytest + doctest + a clean, warning-free html build (what CI runs)
+#   make unit     the fast tests (unit, property and docstring tests; seconds, not minutes)
+#   make test     ruff + the fast tests, then the slow tests + doctest + a clean,
+#                 warning-free html build (what CI runs)
 #   make doctest  run every doctest in the book and in the package docstrings
 #   make bench    longer measurements that do not belong in the tests
 #   make clean    remove everything generated (make distclean also removes .venv)
@@ -15,7 +17,7 @@ PY      := $(VENV)/bin/python
 SPHINX  := $(PY) -m sphinx
 STAMP   := $(VENV)/.installed
 
-.PHONY: html test doctest lint pytest bench clean clean-book distclean venv
+.PHONY: html test doctest lint unit slow pytest bench clean clean-book distclean venv
 
 venv: $(STAMP)
 
@@ -42,6 +44,14 @@ doctest: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# Fast feedback first: a broken contract fails in seconds, before any book is built.
+unit: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# The tests that build a (miniature) book or run the gallery scripts.
+slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -52,7 +62,8 @@ bench: $(STAMP)
 # figure can survive into what CI checks.
 test: $(STAMP)
 	$(MAKE) lint
-	$(MAKE) pytest
+	$(MAKE) unit
+	$(MAKE) slow
 	$(MAKE) doctest
 	$(MAKE) clean-book
 	$(MAKE) html

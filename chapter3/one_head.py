@@ -19,6 +19,9 @@ from chapter3._checks import check_last_dim, check_positive_int, check_tensor
 class SelfAttention(nn.Module):
     """Scaled dot-product self-attention on one sequence (seq_len, d_model), biases included.
 
+    ``x`` must be a floating-point (seq_len, d_model) tensor; NaN or inf in it propagate to
+    the output, as in torch.
+
     >>> import torch
     >>> from chapter3.one_head import SelfAttention
     >>> SelfAttention(4)(torch.zeros(3, 4)).shape
@@ -82,6 +85,10 @@ def train_one_head(
     (3, True)
     """
     check_positive_int(epochs, "epochs")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_tensor(x, "x")
+    check_tensor(target, "target")
     if x.shape != target.shape:
         raise ValueError(
             f"x {tuple(x.shape)} and target {tuple(target.shape)} must match"

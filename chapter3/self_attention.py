@@ -2,9 +2,11 @@
 
 ``SelfAttention_v1`` keeps its three projection matrices as raw ``nn.Parameter`` tensors, exactly
 as section 3.4.1 builds them by hand; ``SelfAttention_v2`` uses ``nn.Linear`` layers instead.
-Both work on one unbatched sequence of shape (T, d_in). ``SelfAttentionWithWeights``
-(after the notebook whose self-attention returns its weights)
-takes a batch (B, T, d) and also returns its attention weights.
+Both work on one unbatched sequence of shape (T, d_in), floating point with the dtype of
+their weights (anything else is refused with a clear error); NaN or inf in the input
+propagate to the output, as in torch. ``SelfAttentionWithWeights`` (after the notebook
+whose self-attention returns its weights) takes a batch (B, T, d) and also returns its
+attention weights.
 """
 
 from __future__ import annotations
@@ -14,12 +16,19 @@ import math
 import torch
 from torch import nn
 
-from chapter3._checks import check_last_dim, check_positive_int, check_tensor
+from chapter3._checks import (
+    check_last_dim,
+    check_positive_int,
+    check_projection_args,
+    check_tensor,
+    module_dtype,
+)
 
 
-def _check_sequence(x: torch.Tensor, d_in: int) -> None:
-    check_tensor(x, "x", ndim=2, shape_hint="(T, d_in)")
-    check_last_dim(x, d_in)
+def _check_sequence(module: nn.Module, x: torch.Tensor) -> None:
+    """``x`` must be one (T, d_in) sequence, floating point, with the weights' dtype."""
+    check_tensor(x, "x", ndim=2, shape_hint="(T, d_in)", dtype=module_dtype(module))
+    check_last_dim(x, module.d_in)
 
 
 class SelfAttention_v1(nn.Module):
@@ -39,14 +48,13 @@ class SelfAttention_v1(nn.Module):
 
     def __init__(self, d_in: int, d_out: int):
         super().__init__()
-        self.d_in = check_positive_int(d_in, "d_in")
-        self.d_out = check_positive_int(d_out, "d_out")
+        self.d_in, self.d_out = check_projection_args(d_in, d_out)
         self.W_query = nn.Parameter(torch.rand(d_in, d_out))
         self.W_key = nn.Parameter(torch.rand(d_in, d_out))
         self.W_value = nn.Parameter(torch.rand(d_in, d_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_sequence(x, self.d_in)  # x: (T, d_in)
+        _check_sequence(self, x)  # x: (T, d_in)
         keys = x @ self.W_key  # (T, d_out)
         queries = x @ self.W_query  # (T, d_out)
         values = x @ self.W_value  # (T, d_out)
@@ -76,14 +84,13 @@ class SelfAttention_v2(nn.Module):
 
     def __init__(self, d_in: int, d_out: int, qkv_bias: bool = False):
         super().__init__()
-        self.d_in = check_positive_int(d_in, "d_in")
-        self.d_out = check_positive_int(d_out, "d_out")
+        self.d_in, self.d_out = check_projection_args(d_in, d_out, qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_sequence(x, self.d_in)  # x: (T, d_in)
+        _check_sequence(self, x)  # x: (T, d_in)
         keys = self.W_key(x)  # (T, d_out)
         queries = self.W_query(x)  # (T, d_out)
         values = self.W_value(x)  # (T, d_out)
@@ -141,7 +148,8 @@ class SelfAttentionWithWeights(nn.Module):
     (after the notebook whose self-attention returns its weights).
 
     Input and output have the same width ``embed_dim``; the projections have no bias. Returning
-    the (B, T, T) weights lets a reader see, row by row, where each token looked.
+    the (B, T, T) weights lets a reader see, row by row, where each token looked. ``x`` must be
+    floating point with the weights' dtype; NaN or inf in ``x`` propagate, as in torch.
 
     >>> import torch
     >>> from chapter3.self_attention import SelfAttentionWithWeights
@@ -162,7 +170,7 @@ class SelfAttentionWithWeights(nn.Module):
         self.W_value = nn.Linear(embed_dim, embed_dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_tensor(x, "x", ndim=3, shape_hint="(B, T, embed_dim)")
+        check_tensor(x, "x", 3, "(B, T, embed_dim)", dtype=module_dtype(self))
         check_last_dim(x, self.embed_dim, what="embed_dim")
         queries = self.W_query(x)  # (B, T, d)
         keys = self.W_key(x)  # (B, T, d)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from chapter3._checks import check_sizes
+
 #: The notebook's example sentence.
 PROMPT = "Hello World I am an attention seeker I love attention"
 
@@ -53,6 +55,10 @@ def encode(prompt: str, vocab: dict[str, int]) -> torch.Tensor:
     >>> encode(PROMPT, notebook_vocab())
     tensor([0, 3, 2, 4, 5, 7, 9, 2, 8, 7])
     """
+    if not isinstance(vocab, dict):
+        raise TypeError(
+            f"vocab must be a dict of word -> id, got {type(vocab).__name__}"
+        )
     ids = []
     for word in _words(prompt):
         if word.lower() not in vocab:
@@ -76,6 +82,7 @@ def embed_tokens(
     """
     if not isinstance(token_ids, torch.Tensor) or token_ids.is_floating_point():
         raise TypeError("token_ids must be an integer torch.Tensor")
+    check_sizes(vocab_size=vocab_size, dim=dim)
     if token_ids.numel() and (token_ids.min() < 0 or token_ids.max() >= vocab_size):
         raise ValueError(
             f"token ids must lie in [0, {vocab_size}), got {token_ids.tolist()}"

@@ -65,6 +65,7 @@ TRAIN_ADDER = ROOT / "gallery" / "adder" / "plot_train_adder.py"
 OTHERS = [s for s in SCRIPTS if s != TRAIN_ADDER]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", OTHERS, ids=[s.stem for s in OTHERS])
 def test_script_runs_headless(script):
     # The adder scripts use chapter3.adder.trained_adder: the first caller of a build (or of
@@ -73,6 +74,7 @@ def test_script_runs_headless(script):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_train_adder_prints_its_accuracy_and_answers():
     result = run_script(TRAIN_ADDER, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -99,6 +101,7 @@ def test_train_adder_prints_its_accuracy_and_answers():
     assert len(table) == 11 and all(row.split()[3] == "yes" for row in table), table
 
 
+@pytest.mark.slow
 def test_heatmaps_print_the_chapter_weights():
     result = run_script(ROOT / "gallery" / "attention" / "plot_attention_heatmaps.py")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -256,6 +259,7 @@ def sphinx_build(src: Path, *options: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_guard_in_a_real_build(tmp_path):
     src, gallery = tmp_path / "docs", tmp_path / "gallery"
     src.mkdir()

@@ -75,6 +75,8 @@ QUESTIONS = [
     "\U0001d7d7+1=",  # MATHEMATICAL BOLD DIGIT NINE
     "1\u06f0+\u09e7=",
     "é+1=",
+    "-5+3=",  # a negative operand: the message says why
+    "5+-3=",
 ]
 
 

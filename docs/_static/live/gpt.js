@@ -247,27 +247,34 @@
     return quote + body + quote;
   }
 
-  function digitValue(ch) {
-    // int() of a Unicode decimal digit: Nd digits come in runs of ten from a zero
-    let cp = ch.codePointAt(0);
-    let n = 0;
-    while (/\p{Nd}/u.test(String.fromCodePoint(cp - 1))) (cp -= 1), (n += 1);
-    return n % 10;
+  // Why a near-miss question is refused: the same words as Python's _why_not
+  function whyNot(question, numDigits) {
+    const negative = /-[0-9]+/.exec(question);
+    if (negative) {
+      return (
+        `: ${pythonRepr(negative[0])} is not a 1- to ${numDigits}-digit operand, ` +
+        `the adder adds numbers from 0 to ${10 ** numDigits - 1}`
+      );
+    }
+    // str.isdigit() beyond ASCII: decimal digits and the superscript/subscript ones
+    const otherDigit = /[\p{Nd}\u00B2\u00B3\u00B9\u2070\u2074-\u2079\u2080-\u2089]/u;
+    if ([...question].some((ch) => otherDigit.test(ch) && !/[0-9]/.test(ch))) {
+      return ": only the ASCII digits 0-9 are tokens";
+    }
+    return "";
   }
 
   function parseQuestion(question, numDigits = 2) {
-    const digits = `(\\p{Nd}{1,${numDigits}})`;
-    const match = new RegExp(`^${digits}\\+${digits}=$`, "u").exec(
-      question.replace(STRIP, ""),
-    );
+    const digits = `([0-9]{1,${numDigits}})`;
+    const match = new RegExp(`^${digits}\\+${digits}=$`).exec(question.replace(STRIP, ""));
     if (!match) {
       throw new Error(
         "expected a question of the form 'a+b=' with a and b of 1 to " +
-          `${numDigits} digits (e.g. '15+57='), got ${pythonRepr(question)}`,
+          `${numDigits} digits (e.g. '15+57='), got ${pythonRepr(question)}` +
+          whyNot(question, numDigits),
       );
     }
-    const value = (s) => [...s].reduce((v, ch) => 10 * v + digitValue(ch), 0);
-    const pad = (s) => String(value(s)).padStart(numDigits, "0");
+    const pad = (s) => String(Number(s)).padStart(numDigits, "0");
     return `${pad(match[1])}+${pad(match[2])}=`;
   }
 
