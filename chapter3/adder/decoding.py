@@ -116,12 +116,12 @@ def greedy_decode(
     check_bool(use_cache, "use_cache")
     x = prompts.long().to(_device(model))
     if not bool(leading.any()):
-        return _greedy_decode(model, x, max_new_tokens, use_cache)
+        return greedy_decode_aligned(model, x, max_new_tokens, use_cache)
     groups = {
         pad: (leading == pad).nonzero().flatten() for pad in leading.unique().tolist()
     }
     outputs = {
-        pad: _greedy_decode(
+        pad: greedy_decode_aligned(
             model, x[rows.to(x.device), pad:], max_new_tokens, use_cache
         )
         for pad, rows in groups.items()
@@ -134,9 +134,14 @@ def greedy_decode(
     return result
 
 
-def _greedy_decode(
+def greedy_decode_aligned(
     model: nn.Module, x: torch.Tensor, max_new_tokens: int, use_cache: bool
 ) -> torch.Tensor:
+    """The loop of :func:`greedy_decode`, for prompts ``x`` (B, T) with no left padding.
+
+    ``x`` must already be on the model's device; :func:`greedy_decode` checks its arguments,
+    strips left padding and then calls this.
+    """
     finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
     cache, new = None, x
     # inference_mode: like no_grad, and tensors skip autograd's version counting as well
