@@ -1,7 +1,10 @@
 # Attention, Executed — build the book, run every check.
 #   make html     build the book (creates .venv on first use)
-#   make test     ruff + pytest + doctest + a clean, warning-free html build (what CI runs)
+#   make test     ruff + pytest + doctest + a clean, warning-free html build, then the browser
+#                 and reader tests on that build (what CI runs)
 #   make doctest  run every doctest in the book and in the package docstrings
+#   make browser  open every page of the built book in Chromium (installs Debian's chromium)
+#   make reader   run downloaded notebooks in a fresh venv with only torch and the wheel
 #   make bench    longer measurements that do not belong in the tests
 #   make clean    remove everything generated (make distclean also removes .venv)
 
@@ -15,7 +18,10 @@ PY      := $(VENV)/bin/python
 SPHINX  := $(PY) -m sphinx
 STAMP   := $(VENV)/.installed
 
-.PHONY: html test doctest lint pytest bench clean clean-book distclean venv
+CHROMIUM ?= /usr/bin/chromium
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: html test doctest lint pytest bench clean clean-book distclean venv browser reader chromium
 
 venv: $(STAMP)
 
@@ -42,8 +48,23 @@ doctest: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# The fast tests; the browser and reader tests need a built book and run on their own targets.
 pytest: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not browser and not reader"
+
+# Debian's Chromium: Playwright drives it (a browser that a tool downloads cannot be fetched).
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# Every page of the built book in a real browser; screenshots land in $(BUILD)/screenshots.
+browser: $(STAMP) chromium
+	@test -f $(BUILD)/html/index.html || $(MAKE) html
+	$(PY) -m pytest -q -m browser tests/browser
+
+# Downloaded notebooks and scripts, run in a fresh venv with only torch, the wheel and nbclient.
+reader: $(STAMP)
+	@test -f $(BUILD)/html/index.html || $(MAKE) html
+	TORCH="$(TORCH)" $(PY) -m pytest -q -m reader tests/reader
 
 bench: $(STAMP)
 	$(PY) -m chapter3.bench
@@ -56,6 +77,8 @@ test: $(STAMP)
 	$(MAKE) doctest
 	$(MAKE) clean-book
 	$(MAKE) html
+	$(MAKE) browser
+	$(MAKE) reader
 
 clean-book:
 	rm -rf $(BUILD) docs/auto_gallery docs/sg_execution_times.rst
