@@ -192,3 +192,15 @@ def test_code_nested_in_containers_stays_in_page_order(tmp_path):
     assert "**Exercise 1**" in markdown and "**Note**" in markdown
     attached = [c for c in cells if c.get("attachments")]
     assert list(attached[0]["attachments"]["concept.png"]) == ["image/png"]
+
+
+def test_outputs_stored_as_lists_of_lines():
+    """nbformat may store a text as a list of lines (myst-nb's executed notebooks do)."""
+    from takeaway import _clean_output
+
+    output = {"output_type": "stream", "name": "stdout", "text": ["a\n", "b\n"]}
+    cell = {"cell_type": "code", "source": "f()", "outputs": [_clean_output(output)]}
+    assert cell["outputs"][0]["text"] == "a\nb\n"
+    assert "# a\n# b" in to_script([cell], "", "T")
+    raw = {"cell_type": "code", "source": "f()", "outputs": [output]}
+    assert "# a\n# b" in to_script([raw], "", "T")

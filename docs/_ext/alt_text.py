@@ -111,6 +111,13 @@ def add_alt_text(app, doctree, docname: str) -> None:
                 image["alt"] = f"Thumbnail of the gallery example “{label}”"
 
 
+def _depend_on_this_file(app, docname: str, source: list[str]) -> None:
+    # A change to this extension re-reads (and so re-writes) every page; myst-nb's cache
+    # keeps that from re-executing anything.
+    app.env.note_dependency(__file__)
+
+
 def setup(app):
+    app.connect("source-read", _depend_on_this_file)
     app.connect("doctree-resolved", add_alt_text)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

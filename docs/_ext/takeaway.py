@@ -666,8 +666,19 @@ class PageConverter:
         return None
 
 
+def _joined(value):
+    return "".join(value) if isinstance(value, list) else value
+
+
 def _clean_output(output: dict) -> dict:
+    """An output as this notebook stores it: no execution count, texts as single strings."""
     output = dict(output)
+    if "text" in output:
+        output["text"] = _joined(output["text"])
+    if "data" in output:
+        output["data"] = {mime: _joined(v) for mime, v in output["data"].items()}
+    if "traceback" in output:
+        output["traceback"] = list(output["traceback"])
     if "execution_count" in output:
         output["execution_count"] = None
     output.pop("transient", None)
@@ -684,10 +695,10 @@ def to_notebook(cells: list[dict], setup: str, title: str) -> dict:
     """The nbformat 4.5 notebook of a page's cells (ids are stable: c0, c1, ...)."""
     out = []
     intro = (
-        f"*This notebook is the page \u201c{escape_markdown(title)}\u201d of the book "
+        f"> This notebook is the page \u201c{escape_markdown(title)}\u201d of the book "
         "*Attention, Executed*, generated when the book was built. Its outputs are the ones "
         "the book checked. It needs `torch` and the book's `chapter3` package: see the "
-        "book's page \u201cRun it yourself\u201d.*"
+        "book's page \u201cRun it yourself\u201d."
     )
     body = [dict(c) for c in cells]
     insert = [{"cell_type": "markdown", "source": intro}]
@@ -730,13 +741,12 @@ def _comment(text: str) -> str:
 
 def _output_text(output: dict) -> str:
     if output["output_type"] == "stream":
-        return output.get("text", "")
+        return _joined(output.get("text", ""))
     if output["output_type"] == "error":
         return f"{output['ename']}: {output['evalue']}"
     data = output.get("data", {})
     if "text/plain" in data:
-        text = data["text/plain"]
-        text = "".join(text) if isinstance(text, list) else text
+        text = _joined(data["text/plain"])
         if text.startswith("<Figure size"):
             return "[a figure]"
         return text
@@ -846,7 +856,14 @@ def write_page(app, doctree, docname: str) -> None:
     parent.insert(position, _links_node(app, docname))
 
 
+def _depend_on_this_file(app, docname: str, source: list[str]) -> None:
+    # A change to this extension re-reads (and so re-writes) every page; myst-nb's cache
+    # keeps that from re-executing anything.
+    app.env.note_dependency(__file__)
+
+
 def setup(app):
+    app.connect("source-read", _depend_on_this_file)
     app.add_config_value(
         "takeaway_exclude",
         ["auto_gallery/*", "sg_execution_times", "genindex", "search"],
