@@ -119,21 +119,31 @@ class RunItCommands(SphinxDirective):
     has_content = False
 
     def run(self):
-        wheel = wheel_name(Path(self.config.run_it_root))
+        root = Path(self.config.run_it_root)
+        wheel = wheel_name(root)
+        # The page names the wheel: re-read it when the version or this code changes.
+        self.env.note_dependency(str(root / "pyproject.toml"))
+        self.env.note_dependency(__file__)
         torch = self.config.run_it_torch
         href = relative_uri(self.env.docname, f"{OUT_DIR}/{wheel}")
         download = nodes.paragraph()
         download += nodes.Text("The wheel: ")
         download += nodes.reference(wheel, "", nodes.literal(wheel, wheel), refuri=href)
         download += nodes.Text(" (pure Python; it needs torch 2.2 or newer).")
+        lines = [
+            ("python3 -m venv attention-env", ""),
+            (
+                "source attention-env/bin/activate",
+                "Windows: attention-env\\Scripts\\activate",
+            ),
+            (f"pip install {torch}", "or any torch >= 2.2"),
+            (f'pip install "./{wheel}[plots]"', "the book's package, with matplotlib"),
+            ("pip install jupyterlab", "to open the notebooks"),
+        ]
+        width = max(len(command) for command, _ in lines) + 2
         commands = "\n".join(
-            [
-                "python3 -m venv attention-env",
-                "source attention-env/bin/activate    # Windows: attention-env\\Scripts\\activate",
-                f"pip install {torch}               # or any torch >= 2.2",
-                f'pip install "./{wheel}[plots]"',
-                "pip install jupyterlab               # to open the notebooks",
-            ]
+            (command.ljust(width) + f"# {note}") if note else command
+            for command, note in lines
         )
         block = nodes.literal_block(commands, commands, language="bash")
         return [download, block]
