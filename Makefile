@@ -1,9 +1,11 @@
 # Attention, Executed — build the book, run every check.
 #   make html     build the book (creates .venv on first use)
 #   make unit     the fast tests (unit, property and docstring tests; seconds, not minutes)
-#   make test     ruff + the fast tests, then the slow tests + doctest + a clean,
-#                 warning-free html build (what CI runs)
+#   make test     ruff + the fast tests, then the slow tests + doctest + a clean, warning-free
+#                 html build, then the browser and reader tests on that build (what CI runs)
 #   make doctest  run every doctest in the book and in the package docstrings
+#   make browser  open every page of the built book in Chromium (installs Debian's chromium)
+#   make reader   run downloaded notebooks in a fresh venv with only torch and the wheel
 #   make bench    longer measurements that do not belong in the tests
 #   make clean    remove everything generated (make distclean also removes .venv)
 
@@ -17,7 +19,11 @@ PY      := $(VENV)/bin/python
 SPHINX  := $(PY) -m sphinx
 STAMP   := $(VENV)/.installed
 
-.PHONY: html test doctest lint unit slow pytest bench clean clean-book distclean venv
+CHROMIUM ?= /usr/bin/chromium
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: html test doctest lint unit slow pytest bench clean clean-book distclean venv \
+	browser reader chromium node
 
 venv: $(STAMP)
 
@@ -45,15 +51,29 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 # Fast feedback first: a broken contract fails in seconds, before any book is built.
-unit: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+unit: $(STAMP) node
+	$(PY) -m pytest -q -m "not slow and not browser and not reader"
 
-# The tests that build a (miniature) book or run the gallery scripts.
-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+# The tests that train the adder, build a (miniature) book or run the gallery scripts.
+slow: $(STAMP) node
+	$(PY) -m pytest -q -m "slow and not browser and not reader"
 
-pytest: $(STAMP)
-	$(PY) -m pytest -q
+# Both; the browser and reader tests need a built book and run on their own targets.
+pytest: unit slow
+
+# Debian's Chromium: Playwright drives it (a browser that a tool downloads cannot be fetched).
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# Every page of the built book in a real browser; screenshots land in $(BUILD)/screenshots.
+browser: $(STAMP) chromium
+	@test -f $(BUILD)/html/index.html || $(MAKE) html
+	$(PY) -m pytest -q -m browser tests/browser
+
+# Downloaded notebooks and scripts, run in a fresh venv with only torch, the wheel and nbclient.
+reader: $(STAMP)
+	@test -f $(BUILD)/html/index.html || $(MAKE) html
+	TORCH="$(TORCH)" $(PY) -m pytest -q -m reader tests/reader
 
 bench: $(STAMP)
 	$(PY) -m chapter3.bench
@@ -67,6 +87,8 @@ test: $(STAMP)
 	$(MAKE) doctest
 	$(MAKE) clean-book
 	$(MAKE) html
+	$(MAKE) browser
+	$(MAKE) reader
 
 clean-book:
 	rm -rf $(BUILD) docs/auto_gallery docs/sg_execution_times.rst docs/_generated
@@ -81,17 +103,6 @@ distclean: clean
 
 # Node.js runs the book's JavaScript in the tests (tests/test_js_*.py): Debian's nodejs, when
 # the machine has no node.
-.PHONY: node live-browser
-pytest: node
 node:
-	@command -v node >/dev/null || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update && \
-		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y nodejs; }
+	@command -v node >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs; }
 
-# The live pages (the adder widget, its atlas, the mask playground) in Debian's Chromium,
-# from http://127.0.0.1 and from file:// (tests/browser/test_live.py; needs a built book).
-live-browser: $(STAMP)
-	@test -x /usr/bin/chromium || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update && \
-		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y chromium; }
-	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet playwright==1.65.2
-	@test -f $(BUILD)/html/adder_live.html || $(MAKE) html
-	$(PY) -m pytest -q -m browser tests/browser/test_live.py
