@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import SCREENSHOTS, SITE
+from book_server import SCREENSHOTS, SITE
 
 pytestmark = pytest.mark.browser
 

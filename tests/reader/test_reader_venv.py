@@ -41,7 +41,7 @@ TORCH = os.environ.get("TORCH", "torch==2.13.0")
 
 def _serve():
     sys.path.insert(0, str(ROOT / "tests" / "browser"))
-    from conftest import serve  # the browser tests' server
+    from book_server import serve  # the browser tests' server
 
     return serve(SITE)
 
