@@ -186,7 +186,8 @@ if __name__ == "__main__":
 def bench_decoding_section(tiny: bool = False) -> list[dict]:
     """``make bench`` section: batched greedy decoding against the per-equation loop.
 
-    Two models: the fast recipe's trained adder (from :func:`chapter3.adder.trained_adder`,
+    Two models: the fast recipe's trained adder (from
+    :func:`chapter3.adder.checkpoints.trained_adder`,
     trained on first use) and a model of the notebook's size (d_model 128) with its initial
     weights, whose timings are what matter here (its predictions are compared, not scored).
     With ``tiny``, a tiny untrained model and 50 equations: a smoke test.

@@ -131,7 +131,8 @@ class GPTDecoder(nn.Module):
     through the chapter's :func:`~chapter3.masks.masked_softmax`, never NaN. Positions are
     absolute: left padding moves the real tokens to later positions, so
     :func:`chapter3.adder.decoding.greedy_decode` strips it before decoding. NaN weights
-    propagate to the logits, as in torch (:func:`chapter3.adder.load_checkpoint` refuses them).
+    propagate to the logits, as in torch
+    (:func:`chapter3.adder.checkpoints.load_checkpoint` refuses them).
 
     >>> import torch
     >>> from chapter3.gpt import GPTConfig, GPTDecoder

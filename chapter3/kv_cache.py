@@ -28,7 +28,7 @@ class KVCache:
     At inference a decoder appends one token at a time. The keys and values of the earlier
     positions do not change (the causal mask keeps them from seeing later tokens), so they can
     be kept instead of recomputed: each step then processes only the new token. Pass the same
-    cache to successive :class:`GPTDecoder` calls; ``length`` counts the positions it holds.
+    cache to successive :func:`forward_cached` calls; ``length`` counts the positions it holds.
 
     With ``max_len`` (the longest sequence the caller will decode) each layer's buffer is
     allocated once, at the first call, and every step writes its new positions in place.

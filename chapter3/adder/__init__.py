@@ -4,7 +4,8 @@
 - :mod:`chapter3.adder.data` — every equation, the splits, loaders and teacher-forcing batches;
 - :mod:`chapter3.adder.training` — recipes, learning-rate schedules, the training loop;
 - :mod:`chapter3.adder.decoding` — batched greedy decoding, accuracy, ``what_is``;
-- :mod:`chapter3.adder.checkpoints` — saving, loading, and the cached :func:`trained_adder`;
+- :mod:`chapter3.adder.checkpoints` — saving, loading, and the cached
+  :func:`~chapter3.adder.checkpoints.trained_adder`;
 - :mod:`chapter3.adder.cli` — ``python -m chapter3.adder train|evaluate|ask``.
 
 The names below are re-exported here, so ``from chapter3.adder import encode_equation`` works.

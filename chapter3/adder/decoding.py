@@ -371,7 +371,8 @@ def what_is(question: str, model: nn.Module) -> str:
     before the model sees them; only the ASCII digits 0-9 are accepted). A model that does not
     answer with three digits and ``<EOS>`` (an untrained one, say) gets a ``ValueError``
     instead of a malformed answer. A trained model comes from
-    :func:`chapter3.adder.trained_adder` or :func:`chapter3.adder.load_checkpoint`.
+    :func:`chapter3.adder.checkpoints.trained_adder` or
+    :func:`chapter3.adder.checkpoints.load_checkpoint`.
     """
     padded = parse_question(question)
     check_decoder_model(model)

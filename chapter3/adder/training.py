@@ -224,7 +224,7 @@ class History:
 
 
 def build_data(recipe: Recipe):
-    """The recipe's loaders (an :class:`chapter3.adder.AdderLoaders`)."""
+    """The recipe's loaders (an :class:`chapter3.adder.data.AdderLoaders`)."""
     if recipe.data == "original":
         dataset, _ = create_add_dataset(2, recipe.dataset_size, seed=recipe.data_seed)
         return make_loaders(

@@ -1,7 +1,8 @@
 """The adder trained in this build, live in the reader's browser, and the mask playground.
 
 At the end of every HTML build that has a page with a live widget, the adder of the fast
-recipe (:func:`chapter3.adder.trained_adder`, cached in ``_build/adder-cache``) is exported to
+recipe (:func:`chapter3.adder.checkpoints.trained_adder`, cached in
+``_build/adder-cache``) is exported to
 ``_static/live/adder-model.js``: its config, vocabulary and float32 weights (base64), assigned to
 ``globalThis.ADDER_MODEL`` so that a plain ``<script src>`` loads it from ``http://`` and from
 ``file://`` alike (a browser refuses ``fetch`` of a local JSON file). The atlas, the model's

@@ -12,7 +12,7 @@ and asks the trained model a few questions, the hardest carries included.
 # %%
 # Train, or load this build's model
 # ---------------------------------
-# :func:`chapter3.adder.trained_adder` returns the model and its training
+# :func:`chapter3.adder.checkpoints.trained_adder` returns the model and its training
 # :class:`~chapter3.adder.training.History`. The model never comes from a checked-in file: a change
 # anywhere in ``chapter3`` changes the cache key, and the next build trains again.
 import matplotlib.pyplot as plt

@@ -12,7 +12,8 @@ hundreds digit predicts the tens digit, and the row at the tens digit predicts t
 # %%
 # The model of this build and a few equations
 # -------------------------------------------
-# :func:`chapter3.adder.trained_adder` loads the model the previous example trained (or trains
+# :func:`chapter3.adder.checkpoints.trained_adder` loads the model the previous example
+# trained (or trains
 # it, if this script runs first). :func:`chapter3.gpt.attention_maps` runs the decoder
 # and also returns the (B, H, L, L) attention weights of each layer. A causal decoder's
 # row *i* depends only on tokens ``0..i``, so feeding the whole correct equation at once
