@@ -9,17 +9,13 @@ pages are also checked in dark mode, at a phone's width (390 px, no sideways scr
 for weight: the adder's page with its weights stays under 1 MB. Screenshots go to
 ``_build/screenshots/live-*.png``.
 
-Run with ``make live-browser`` (selected with ``-m browser``; a plain ``pytest`` skips them).
-The fixtures are this file's own; they follow ``tests/browser/conftest.py`` of the browser
-harness (same Chromium, same flags).
+Run with ``make browser`` (selected with ``-m browser``; a plain ``pytest`` skips them). The
+server and the browser are the harness's (``tests/browser/conftest.py``).
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -28,18 +24,8 @@ from chapter3.adder import parse_question
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
-SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from book_server import SCREENSHOTS, SITE  # noqa: E402
+
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 BUDGET_MS = 50
@@ -54,15 +40,10 @@ def message(question: str) -> str:
     return str(error.value)
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def live_site(request) -> Path:
     if "browser" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("browser test: run with -m browser (make live-browser)")
+        pytest.skip("browser test: run with -m browser (make browser)")
     for page in ("adder_live.html", "masks.html", "_static/live/adder-model.js"):
         if not (SITE / page).is_file():
             pytest.fail(f"{SITE / page} is missing: run `make html` first")
@@ -70,27 +51,15 @@ def live_site(request) -> Path:
 
 
 @pytest.fixture(scope="module")
-def live_server(live_site):
-    handler = functools.partial(_Quiet, directory=str(live_site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+def live_server(live_site, base_url):
+    return base_url  # the harness's server of _build/html (tests/browser/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make live-browser` installs it (apt-get)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+def chromium(browser):
+    # The harness's one Chromium for the session: a second sync Playwright in the same
+    # thread would refuse to start.
+    return browser
 
 
 @pytest.fixture(params=["http", "file"])
