@@ -1,0 +1,190 @@
+"""The adder at the frontier: exhaustive scoring, the fast recipe's loop, progress output,
+the reversed answer format, head ablation and ``make bench``'s result files."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from chapter3.adder import cli, trained_adder, training
+from chapter3.adder.carries import CARRY_CLASSES
+from chapter3.adder.data import TensorLoader, all_equations, reverse_answer
+from chapter3.adder.decoding import evaluate
+from chapter3.adder.exhaustive import (
+    answer_correct,
+    evaluate_all,
+    part_of_each_sum,
+    split_equations,
+)
+from chapter3.adder.heads import correct_by_carry, head_zeroed, staircase
+from chapter3.adder.training import (
+    FAST_RECIPE,
+    LineProgress,
+    progress_bar,
+    train,
+)
+from chapter3.gpt import GPTConfig
+
+TINY = replace(
+    FAST_RECIPE,
+    name="tiny",
+    model=GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0),
+    disjoint_sizes=(512, 128, 128),
+    epochs=2,
+    lr=3e-3,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_trained():
+    return train(TINY, progress=False)
+
+
+def test_fast_recipe_trains_on_at_most_half_and_tests_on_a_disjoint_part():
+    parts = split_equations(FAST_RECIPE)
+    assert len(parts["train"]) <= 5000
+    assert not set(parts["train"]) & set(parts["test"])
+    assert not set(parts["val"]) & set(parts["test"])
+    labels = part_of_each_sum(FAST_RECIPE)
+    assert len(labels) == 10_000 and set(labels.values()) <= {"train", "val", "test"}
+
+
+def test_reverse_answer_round_trip_and_errors():
+    assert reverse_answer("99+99=198") == "99+99=891"
+    assert all(reverse_answer(reverse_answer(e)) == e for e in all_equations()[::97])
+    with pytest.raises(ValueError, match="expected an equation"):
+        reverse_answer("99+99")
+
+
+def test_tensor_loader_covers_every_equation_once_per_epoch():
+    equations = all_equations()[:100]
+    loader = TensorLoader(equations, batch_size=32)
+    torch.manual_seed(0)
+    rows = torch.cat(list(loader))
+    assert len(loader) == 4 and rows.shape == (100, 11)
+    assert sorted(map(tuple, rows.tolist())) == sorted(
+        map(tuple, loader.tokens.tolist())
+    )
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorLoader(equations, batch_size=0)
+
+
+@pytest.fixture(scope="module")
+def fast_adder():
+    """The model of this build (trained once per version of the code, then cached)."""
+    return trained_adder("fast")
+
+
+def test_the_fast_recipe_gets_every_sum_right_end_to_end(fast_adder):
+    _, history = fast_adder
+    assert history.all_correct == 10_000, history.wrong
+    # stopped by the validation check, before the budget of steps ran out
+    assert history.stopped_early
+    assert history.val_correct[-1] == history.num_val
+
+
+def test_teacher_forced_check_agrees_with_greedy_decoding(fast_adder):
+    model, _ = fast_adder
+    equations = all_equations()[::3]
+    tokens = torch.stack([training.encode_equation(e) for e in equations])
+    for layer in range(model.config.num_layers):
+        # a damaged model: some sums right, some wrong
+        with head_zeroed(model, layer, 0):
+            fast = answer_correct(model, tokens)
+            wrong = {expected for expected, _ in evaluate(model, equations).wrong}
+        slow = torch.tensor([e not in wrong for e in equations])
+        assert 0 < int(slow.sum()) < len(equations), "the check needs right and wrong"
+        assert torch.equal(fast, slow)
+
+
+def test_training_scores_all_ten_thousand_sums_by_part(tiny_trained):
+    model, history = tiny_trained
+    assert sum(total for _, total in history.scores.values()) == 10_000
+    assert history.scores["train"][1] == 512 and history.scores["unused"][1] == 9232
+    again = evaluate_all(model, TINY)
+    assert again.num_correct == history.all_correct
+    assert len(again.wrong) == 10_000 - again.num_correct
+    assert all(part in again.parts for _, _, part in again.wrong)
+
+
+def test_stopping_on_the_validation_part():
+    recipe = replace(TINY, check_every=4, stop_when_perfect=True, epochs=1)
+    _, history = train(recipe, progress=False)
+    assert history.check_step == [4, 8]  # 512 / 64 = 8 steps, checked every 4
+    assert all(0 <= c <= 128 for c in history.val_correct)
+    assert not history.stopped_early  # a tiny model does not get all 128 right
+
+
+def test_line_progress_prints_a_few_lines_not_thousands():
+    out = io.StringIO()
+    bar = progress_bar(1000, "train (x)", file=out)
+    assert isinstance(bar, LineProgress)
+    for _ in range(1000):
+        bar.update(1)
+        bar.set_postfix(loss="0.1")
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4 and "\r" not in out.getvalue()
+    assert lines[-1].startswith("train (x): 1000/1000 steps")
+    assert progress_bar(10, "x", enabled=False) is None
+
+
+def test_reversed_answer_recipe_trains_and_is_scored_in_the_usual_format():
+    recipe = replace(TINY, reverse_answer=True, epochs=1)
+    model, history = train(recipe, progress=False)
+    assert sum(total for _, total in history.scores.values()) == 10_000
+    expected, _ = history.wrong[0]
+    assert expected in set(all_equations())  # reported most significant digit first
+    with pytest.raises(ValueError, match="reverse_answer"):
+        train(replace(training.ORIGINAL_RECIPE, reverse_answer=True), progress=False)
+
+
+def test_zeroing_a_head_changes_the_model_only_inside_the_block(tiny_trained):
+    model, _ = tiny_trained
+    x = torch.randint(0, 14, (3, 10))
+    before = model(x)
+    with head_zeroed(model, 0, 1):
+        during = model(x)
+    assert not torch.allclose(before, during)
+    assert torch.equal(model(x), before)
+    with pytest.raises(ValueError, match="head must be in 0..1"):
+        with head_zeroed(model, 0, 2):
+            pass
+
+
+def test_scores_by_carry_class_and_staircase_shapes(tiny_trained):
+    model, _ = tiny_trained
+    counts = correct_by_carry(model, all_equations()[::10])
+    assert list(counts) == list(CARRY_CLASSES)
+    assert sum(total for _, total in counts.values()) == 1000
+    assert staircase(model, all_equations()[::50]).shape == (1, 2, 3, 4)
+
+
+def test_cli_evaluate_all(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(training.RECIPES, "fast", replace(TINY, name="fast"))
+    out = tmp_path / "tiny.pt"
+    assert cli.main(["train", "--epochs", "1", "--out", str(out), "--seed", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "all 10000 sums:" in captured.out
+    assert "\r" not in captured.err and len(captured.err.splitlines()) <= 5
+    assert cli.main(["evaluate", "--all", "--checkpoint", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("exact match on all 10000 sums (recipe 'fast'): ")
+    assert "train " in printed[0] and "val " in printed[0] and "test " in printed[0]
+    assert printed[1].startswith("  expected ") and printed[-1].startswith("  ... and ")
+
+
+def test_bench_quick_writes_every_section(tmp_path):
+    from chapter3.bench import main
+
+    assert main(["--quick", "--out", str(tmp_path), "--sections", "attention"]) == 0
+    written = json.loads((tmp_path / "bench.json").read_text())
+    rows = written["sections"]["attention"]["data"][0]["rows"]
+    names = [r["variant"] for r in rows]
+    assert "SDPA, is_causal" in names and "nn.MultiheadAttention, no weights" in names
+    assert max(r["max_abs_diff"] for r in rows) < 1e-4
+    assert written["sections"]["attention"]["machine"]["cores"] >= 1
