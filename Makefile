@@ -1,8 +1,10 @@
 # Attention, Executed — build the book, run every check.
 #   make html     build the book (creates .venv on first use)
-#   make test     ruff + pytest + doctest + a clean, warning-free html build (what CI runs)
+#   make test     ruff + pytest + doctest + make bench QUICK=1 + a clean, warning-free html build
+#                 (what CI runs)
 #   make doctest  run every doctest in the book and in the package docstrings
-#   make bench    longer measurements that do not belong in the tests
+#   make bench    longer measurements that do not belong in the tests (writes docs/_data/*.json;
+#                 make bench QUICK=1: every section at small sizes, in under a minute)
 #   make clean    remove everything generated (make distclean also removes .venv)
 
 PYTHON   ?= $(shell command -v python3.11 || command -v python3)
@@ -45,8 +47,10 @@ lint: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
+# The full run records its results in docs/_data/ (commit them: the book's pages read them);
+# QUICK=1 runs every section at small sizes and writes to $(BUILD)/bench-quick/ instead.
 bench: $(STAMP)
-	$(PY) -m chapter3.bench
+	$(PY) -m chapter3.bench $(if $(QUICK),--quick)
 
 # The test command always builds the book from clean: no cached notebook output or gallery
 # figure can survive into what CI checks.
@@ -54,6 +58,7 @@ test: $(STAMP)
 	$(MAKE) lint
 	$(MAKE) pytest
 	$(MAKE) doctest
+	$(MAKE) bench QUICK=1
 	$(MAKE) clean-book
 	$(MAKE) html
 
