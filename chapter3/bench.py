@@ -349,7 +349,7 @@ def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
         }
     model = base.model
 
-    def variant(name, budget=3, **changes):
+    def variant(name, budget=2, **changes):
         config = replace(model, **changes.pop("model", {}))
         return replace(
             base, name=name, model=config, epochs=base.epochs * budget, **changes
@@ -369,9 +369,6 @@ def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
         "width 32": variant("width-32", model={"d_model": 32, "d_ff": 64}),
         "width 32, 2 heads": variant(
             "width-32-2-heads", model={"d_model": 32, "d_ff": 64, "num_heads": 2}
-        ),
-        "width 128 (the notebook's size, no dropout)": variant(
-            "width-128", model={"d_model": 128, "d_ff": 256}
         ),
     }
 
