@@ -188,3 +188,93 @@ def test_bench_quick_writes_every_section(tmp_path):
     assert "SDPA, is_causal" in names and "nn.MultiheadAttention, no weights" in names
     assert max(r["max_abs_diff"] for r in rows) < 1e-4
     assert written["sections"]["attention"]["machine"]["cores"] >= 1
+
+
+# --- the sentences of docs/adder_frontier.md about this build's model -------------------------
+# Each test restates one paragraph of "What the heads learned" as numbers. A retrained model
+# that no longer fits the text fails here: look at the figures again and rewrite the text.
+HUNDREDS, TENS, ONES = 0, 1, 2  # rows of staircase()
+A1, A0, B1, B0 = 0, 1, 2, 3  # columns of staircase()
+
+
+@pytest.fixture(scope="module")
+def stairs(fast_adder):
+    return staircase(fast_adder[0])
+
+
+@pytest.fixture(scope="module")
+def ablation(fast_adder):
+    from chapter3.adder.heads import head_ablation
+
+    return head_ablation(fast_adder[0])
+
+
+def test_claim_layer0_ones_row_reads_the_ones_digits(stairs):
+    # "In layer 0, the ones row of every head puts more than 0.95 of its weight on a0 and b0"
+    assert all(stairs[0, h, ONES, [A0, B0]].sum() > 0.95 for h in range(4))
+
+
+def test_claim_layer0_tens_and_hundreds_rows_read_the_tens_digits(stairs):
+    # "... the tens and hundreds rows read a1 and b1 more than a0 and b0, and no layer-0 head
+    # gives a0 and b0 more than 0.25 there"
+    for h in range(4):
+        for row in (HUNDREDS, TENS):
+            tens, ones = (
+                stairs[0, h, row, [A1, B1]].sum(),
+                stairs[0, h, row, [A0, B0]].sum(),
+            )
+            assert tens > ones and ones < 0.25
+
+
+def test_claim_b0_position_gathers_both_ones_digits_in_layer0(fast_adder):
+    # "In layer 0 the position of b0 reads a0 and b0 (more than 0.75 in every head)"
+    from chapter3.adder.heads import _batch
+    from chapter3.gpt import attention_maps
+
+    batch = _batch(all_equations())
+    _, maps = attention_maps(fast_adder[0].eval(), batch.input, batch.padding_mask)
+    row_b0 = maps[0][:, :, 5].mean(dim=0)  # (H, L): the query at b0, layer 0
+    assert all(row_b0[h, [2, 5]].sum() > 0.75 for h in range(4))
+
+
+def test_claim_layer1_reads_the_carry_at_b0(stairs):
+    # "In layer 1, head 1's tens row and head 2's hundreds row read the position of b0
+    # (more than 0.4), head 2 more than any other position of the operands"
+    assert stairs[1, 1, TENS, B0] > 0.4
+    assert stairs[1, 2, HUNDREDS, B0] > 0.4
+    assert stairs[1, 2, HUNDREDS].argmax() == B0
+
+
+def test_claim_layer1_attention_depends_on_the_carry_class_layer0_hardly(fast_adder):
+    # "Between carry classes, no layer-0 weight of an answer row moves by more than 0.3;
+    # in layer 1 some move by more than 0.7" and "L1H1's tens row reads b0 with more than
+    # 0.9 for sums without a carry and less than 0.2 for sums whose ones column carries
+    # into the tens (carry into tens, cascades)"
+    from chapter3.adder.heads import ANSWER_ROWS, attention_by_carry
+
+    by_class = attention_by_carry(fast_adder[0])
+    rows = list(ANSWER_ROWS)
+    stacked = torch.stack(
+        [m[:, :, rows] for m in by_class.values()]
+    )  # (4, layers, H, 3, L)
+    spread = stacked.amax(dim=0) - stacked.amin(dim=0)
+    assert spread[:, 0].max() < 0.3 and spread[:, 1].max() > 0.7
+    tens_b0 = {name: float(m[1, 1, 7, 5]) for name, m in by_class.items()}
+    assert tens_b0["no carry"] > 0.9
+    assert tens_b0["carry into tens"] < 0.2 and tens_b0["cascade"] < 0.2
+
+
+def test_claim_head_ablation(ablation):
+    # "Without L1H0 no cascade is right (more than half of the no-carry sums still are);
+    # without L0H3 at most one sum is lost; without any other head, more than 1,000"
+    total = {k: sum(c for c, _ in v.values()) for k, v in ablation.items()}
+    assert total[None] == 10_000
+    assert ablation[(1, 0)]["cascade"][0] == 0
+    assert ablation[(1, 0)]["no carry"][0] > 3025 / 2
+    assert total[(0, 3)] >= 9_999
+    others = [k for k in ablation if k not in (None, (0, 3))]
+    assert all(total[k] < 9_000 for k in others)
+    # "... and cascades are the class that suffers most when L1H0 or L0H0 is gone"
+    for head in ((1, 0), (0, 0)):
+        share = {c: n / t for c, (n, t) in ablation[head].items()}
+        assert min(share, key=share.get) == "cascade"
