@@ -370,6 +370,18 @@ def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
         "width 32, 2 heads": variant(
             "width-32-2-heads", model={"d_model": 32, "d_ff": 64, "num_heads": 2}
         ),
+        "width 32, 1 layer": variant(
+            "width-32-1-layer", model={"d_model": 32, "d_ff": 64, "num_layers": 1}
+        ),
+        "width 32, 1 layer, answer reversed": variant(
+            "width-32-1-layer-reversed",
+            model={"d_model": 32, "d_ff": 64, "num_layers": 1},
+            reverse_answer=True,
+        ),
+        "width 16": variant("width-16", model={"d_model": 16, "d_ff": 32}),
+        "width 16, 2 heads": variant(
+            "width-16-2-heads", model={"d_model": 16, "d_ff": 32, "num_heads": 2}
+        ),
     }
 
 
