@@ -475,14 +475,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=list(SECTIONS),
         help="run only these sections (the others keep their recorded results)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(range(10)),
+        help="initialisation seeds of the seeds section (default: 0 to 9)",
+    )
     parser.add_argument("--cpu-only", action="store_true", help="skip CUDA if present")
     args = parser.parse_args(argv)
     quick = args.quick
     out = args.out or (QUICK_DIR if quick else DATA_DIR)
     bench_path, ablation_path = out / "bench.json", out / "ablations.json"
     command = "make bench QUICK=1" if quick else "make bench"
-    if args.sections != list(SECTIONS):
+    if args.sections != list(SECTIONS) or args.seeds != list(range(10)):
         command = f"python -m chapter3.bench --sections {' '.join(args.sections)}"
+        if args.seeds != list(range(10)) and "seeds" in args.sections:
+            command += f" --seeds {' '.join(map(str, args.seeds))}"
 
     results = json.loads(bench_path.read_text()) if bench_path.is_file() else {}
     results.update({"quick": quick})
@@ -540,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         record("recipes", rows)
 
     if "seeds" in args.sections:
-        rows = bench_seeds(quick)
+        rows = bench_seeds(quick, args.seeds)
         print_table(
             "The fast recipe's train command, seed by seed",
             ["seed", "seconds", "steps", "right of 10,000"],

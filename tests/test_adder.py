@@ -52,6 +52,7 @@ TINY = dataclasses.replace(
     model=GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0),
     disjoint_sizes=(512, 128, 128),
     epochs=2,
+    extra_epochs=0,
     lr=3e-3,
     evaluate_each_epoch=True,  # the notebook's per-epoch validation loss and test accuracy
 )

@@ -35,6 +35,7 @@ TINY = replace(
     model=GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0),
     disjoint_sizes=(512, 128, 128),
     epochs=2,
+    extra_epochs=0,
     lr=3e-3,
 )
 
