@@ -509,15 +509,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.setdefault("sections", {})
     started = time.perf_counter()
 
+    before = {}  # the machine (date, load average) as each section starts
+
+    def start(section: str) -> bool:
+        if section in args.sections:
+            before[section] = machine()
+        return section in args.sections
+
     def record(section: str, data) -> None:
         results["sections"][section] = {
-            "machine": machine(),
+            "machine": before[section],
+            "load_average_after": _load(),
             "command": command,
             "data": data,
         }
         _write(bench_path, results)
 
-    if "attention" in args.sections:
+    if start("attention"):
         devices = [torch.device("cpu")]
         if torch.cuda.is_available() and not args.cpu_only:
             devices.append(torch.device("cuda"))
@@ -541,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print_attention(tables[-1])
         record("attention", tables)
 
-    if "recipes" in args.sections:
+    if start("recipes"):
         rows = bench_recipes(quick)
         print_table(
             "The train command, start to saved checkpoint (one process each)",
@@ -560,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         record("recipes", rows)
 
-    if "seeds" in args.sections:
+    if start("seeds"):
         rows = bench_seeds(quick, args.seeds)
         print_table(
             "The fast recipe's train command, seed by seed",
@@ -578,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         record("seeds", rows)
 
-    if "decoding" in args.sections:
+    if start("decoding"):
         rows = bench_decoding(quick)
         print_table(
             "Greedy decoding of every sum (1 thread; batched: best of 3)",
@@ -597,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         record("decoding", rows)
 
-    if "ablations" in args.sections:
+    if start("ablations"):
         rows = bench_ablations(quick)
         print_table(
             "Ablations of the fast recipe (each stops when every validation sum is right)",
@@ -615,7 +623,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         _write(
             ablation_path,
-            {"machine": machine(), "command": command, "quick": quick, "rows": rows},
+            {
+                "machine": before["ablations"],
+                "load_average_after": _load(),
+                "command": command,
+                "quick": quick,
+                "rows": rows,
+            },
         )
 
     # The check that make test relies on: every section asked for left its results behind.
