@@ -353,9 +353,14 @@ def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
     if quick:
         tiny = GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
         return {
-            "tiny": replace(base, name="tiny", model=tiny, epochs=1),
+            "tiny": replace(base, name="tiny", model=tiny, epochs=1, extra_epochs=0),
             "tiny, answer reversed": replace(
-                base, name="tiny-reversed", model=tiny, epochs=1, reverse_answer=True
+                base,
+                name="tiny-reversed",
+                model=tiny,
+                epochs=1,
+                extra_epochs=0,
+                reverse_answer=True,
             ),
         }
     model = base.model

@@ -409,7 +409,8 @@ def train(
 ) -> tuple[GPTDecoder, History]:
     """Train a fresh adder with ``recipe``; returns ``(model, history)``.
 
-    ``epochs`` overrides the recipe's (the learning-rate schedule is stretched to match).
+    ``epochs`` overrides the recipe's budget (the learning-rate schedule is stretched to match,
+    and no extra epochs follow).
     ``progress`` shows a tqdm bar with the loss and the learning rate on a terminal, a few
     summary lines elsewhere. ``log`` (e.g. ``print``) receives one line per epoch. Runs on
     CUDA when present unless ``device`` says otherwise. After training, all 10,000 sums are
@@ -419,7 +420,7 @@ def train(
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        recipe = replace(recipe, epochs=epochs)
+        recipe = replace(recipe, epochs=epochs, extra_epochs=0)
     if recipe.reverse_answer and recipe.data != "disjoint":
         raise ValueError("reverse_answer needs recipe.data == 'disjoint'")
     if isinstance(recipe.check_every, bool) or not isinstance(recipe.check_every, int):
