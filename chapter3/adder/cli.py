@@ -31,7 +31,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--recipe",
         choices=["original", "fast"],
         default="fast",
-        help="'original': the adder notebook's recipe (about a minute on 2 CPU cores); "
+        help="'original': the adder notebook's recipe (minutes on 2 CPU cores); "
         "'fast': the fast recipe (default)",
     )
     p_train.add_argument(
