@@ -1,8 +1,12 @@
 # Attention, Executed — build the book, run every check.
 #   make html     build the book (creates .venv on first use)
-#   make test     ruff + pytest + doctest + make bench QUICK=1 + a clean, warning-free html build
+#   make unit     the fast tests (unit, property and docstring tests; seconds, not minutes)
+#   make test     ruff + the fast tests + make bench QUICK=1, then the slow tests + doctest + a
+#                 clean, warning-free html build, then the browser and reader tests on that build
 #                 (what CI runs)
 #   make doctest  run every doctest in the book and in the package docstrings
+#   make browser  open every page of the built book in Chromium (installs Debian's chromium)
+#   make reader   run downloaded notebooks in a fresh venv with only torch and the wheel
 #   make bench    longer measurements that do not belong in the tests (writes docs/_data/*.json;
 #                 make bench QUICK=1: every section at small sizes, in under a minute)
 #   make clean    remove everything generated (make distclean also removes .venv)
@@ -17,7 +21,11 @@ PY      := $(VENV)/bin/python
 SPHINX  := $(PY) -m sphinx
 STAMP   := $(VENV)/.installed
 
-.PHONY: html test doctest lint pytest bench clean clean-book distclean venv
+CHROMIUM ?= /usr/bin/chromium
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: html test doctest lint unit slow pytest bench clean clean-book distclean venv \
+	browser reader chromium node
 
 venv: $(STAMP)
 
@@ -44,8 +52,30 @@ doctest: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-pytest: $(STAMP)
-	$(PY) -m pytest -q
+# Fast feedback first: a broken contract fails in seconds, before any book is built.
+unit: $(STAMP) node
+	$(PY) -m pytest -q -m "not slow and not browser and not reader"
+
+# The tests that train the adder, build a (miniature) book or run the gallery scripts.
+slow: $(STAMP) node
+	$(PY) -m pytest -q -m "slow and not browser and not reader"
+
+# Both; the browser and reader tests need a built book and run on their own targets.
+pytest: unit slow
+
+# Debian's Chromium: Playwright drives it (a browser that a tool downloads cannot be fetched).
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# Every page of the built book in a real browser; screenshots land in $(BUILD)/screenshots.
+browser: $(STAMP) chromium
+	@test -f $(BUILD)/html/index.html || $(MAKE) html
+	$(PY) -m pytest -q -m browser tests/browser
+
+# Downloaded notebooks and scripts, run in a fresh venv with only torch, the wheel and nbclient.
+reader: $(STAMP)
+	@test -f $(BUILD)/html/index.html || $(MAKE) html
+	TORCH="$(TORCH)" $(PY) -m pytest -q -m reader tests/reader
 
 # The full run records its results in docs/_data/ (commit them: the book's pages read them);
 # QUICK=1 runs every section at small sizes and writes to $(BUILD)/bench-quick/ instead.
@@ -56,14 +86,17 @@ bench: $(STAMP)
 # figure can survive into what CI checks.
 test: $(STAMP)
 	$(MAKE) lint
-	$(MAKE) pytest
-	$(MAKE) doctest
+	$(MAKE) unit
 	$(MAKE) bench QUICK=1
+	$(MAKE) slow
+	$(MAKE) doctest
 	$(MAKE) clean-book
 	$(MAKE) html
+	$(MAKE) browser
+	$(MAKE) reader
 
 clean-book:
-	rm -rf $(BUILD) docs/auto_gallery docs/sg_execution_times.rst
+	rm -rf $(BUILD) docs/auto_gallery docs/sg_execution_times.rst docs/_generated
 
 clean: clean-book
 	rm -rf .pytest_cache .ruff_cache *.egg-info chapter3.egg-info checkpoints
@@ -72,3 +105,9 @@ clean: clean-book
 # Also remove the virtual environment (the next make rebuilds it).
 distclean: clean
 	rm -rf $(VENV)
+
+# Node.js runs the book's JavaScript in the tests (tests/test_js_*.py): Debian's nodejs, when
+# the machine has no node.
+node:
+	@command -v node >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs; }
+

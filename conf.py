@@ -27,21 +27,34 @@ copyright = "2026, " + author
 extensions = [
     "freshness",
     "offline",
+    "listings",
+    "live_adder",
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "gallery_guard",
+    "concept_figures",
+    "notebook_figures",
     "sphinx.ext.doctest",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
+    "sphinx_design",
+    # Run it yourself (issue 10): copy buttons, every page as a notebook and a script, and
+    # the package as a wheel served by the book.
+    "sphinx_copybutton",
+    "takeaway",
+    "wheel",
+    "alt_text",
 ]
 
 # The watched sources: a change in any of them re-executes every page and gallery script.
-freshness_watch = ["chapter3"]
+freshness_watch = ["chapter3", "docs/_ext/notebook_figures.py"]
 WATCHED_HASH = watched_hash([ROOT / p for p in freshness_watch])
 
 exclude_patterns = [
     "_build",
     "_ext",
+    "_figures",
+    "_generated",
     "**/.ipynb_checkpoints",
     # sphinx-gallery writes a notebook beside each generated page; myst-nb would read it as a
     # second copy of the same document (see shared notes, pitfall 1).
@@ -63,7 +76,7 @@ nb_execution_mode = "cache"
 nb_execution_cache_path = str(ROOT / "_build" / ".jupyter_cache" / WATCHED_HASH)
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
-nb_execution_timeout = 180
+nb_execution_timeout = 600  # a cell that trains the adder on a busy machine
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
@@ -86,6 +99,8 @@ sphinx_gallery_conf = {
         "../gallery/adder",
     ],
     "within_subsection_order": "FileNameSortKey",
+    # Every figure is saved twice, for furo's light and dark mode (docs/_ext/light_dark.py).
+    "image_scrapers": ("light_dark.scraper",),
     # Backreferences: which gallery scripts use which chapter3 object. Chapter pages show
     # them with an eval-rst block: ``.. minigallery:: chapter3.masks.masked_softmax``
     # (or several names). inspect_global_variables also catches objects reached through an instance.
@@ -141,3 +156,35 @@ else:  # pragma: no cover - the docs extra always installs it
     raise RuntimeError(
         "sphinx-mathjax-offline is missing: run `make html`, which installs it"
     )
+
+# --- Run it yourself: copy buttons, page downloads, the wheel (docs/_ext/takeaway.py, wheel.py)
+# The copy button copies the code only: ">>> " and "... " prompts are stripped and the lines
+# without a prompt (a doctest's output) are left out. Output blocks get no button at all
+# (myst-nb's cell outputs, sphinx-gallery's script output).
+copybutton_prompt_text = r">>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_copy_empty_lines = False  # a blank line of a doctest's output is output too
+copybutton_selector = "div:not(.output):not(.sphx-glr-script-out) > div.highlight pre"
+html_favicon = "docs/_static/favicon.svg"
+html_css_files = ["takeaway.css"]
+# The torch the "Run it yourself" page tells a reader to install (the Makefile's pin).
+run_it_torch = "torch==2.13.0"
+
+# --- nitpicky: every cross-reference resolves, except these, each with its reason ----------
+nitpicky = True
+nitpick_ignore_regex = [
+    # PyTorch's own objects (type hints, bases, :func: mentions): torch documents them on
+    # its own site, and this book builds offline, so no intersphinx inventory can link them.
+    (r"py:(class|func|meth|obj)", r"torch(\..*)?"),
+    # Python's standard library, for the same reason (no intersphinx: the build is offline).
+    (r"py:class", r"(collections\.abc|pathlib|typing)\..*"),
+]
+nitpick_ignore = [
+    # forward() of the attention modules has no docstring of its own, so autodoc shows the
+    # inherited torch.nn.Module.forward docstring, which says :class:`Module` (torch's).
+    ("py:class", "Module"),
+    # chapter3/bench.py's module docstring names its entry point :func:`main`, which the
+    # API page does not document (the benchmarks are run with make bench, not imported).
+    ("py:func", "main"),
+]

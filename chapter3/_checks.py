@@ -5,13 +5,26 @@ Never ``assert`` for input checks: asserts vanish under ``python -O`` and say no
 
 from __future__ import annotations
 
+import math
+import numbers
+import operator
+
 import torch
 
 
 def check_tensor(
-    x, name: str = "x", ndim: int | tuple[int, ...] | None = None, shape_hint: str = ""
+    x,
+    name: str = "x",
+    ndim: int | tuple[int, ...] | None = None,
+    shape_hint: str = "",
+    dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Raise unless ``x`` is a floating-point tensor with one of the allowed ranks.
+
+    ``ndim=None`` allows any rank from 1 up (a 0-d scalar has no axis to attend over). With
+    ``dtype`` (a module's parameter dtype), ``x`` must have exactly that dtype: a float64 input
+    to float32 weights would otherwise end in torch's "expected m1 and m2 to have the same
+    dtype". Non-finite values are not checked: NaN and inf propagate, as in torch.
 
     >>> import torch
     >>> from chapter3._checks import check_tensor
@@ -21,9 +34,25 @@ def check_tensor(
     Traceback (most recent call last):
     ...
     ValueError: x must be a 2-D tensor (T, d_in), got shape (3,)
+    >>> check_tensor(torch.ones(3, dtype=torch.long))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: x must be a floating-point tensor (float32, float64, ...), got dtype torch.int64...
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float32, float64, ...), got dtype "
+            f"{x.dtype}; convert it with {name}.float()"
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {x.dtype}, but this module's weights are {dtype}: convert "
+            f"{name} with .to({dtype}) or the module with .to({x.dtype})"
+        )
+    if ndim is None and x.dim() == 0:
+        raise ValueError(f"{name} must have at least one dimension, got a 0-d tensor")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.dim() not in allowed:
@@ -33,6 +62,21 @@ def check_tensor(
                 f"{name} must be a {ranks} tensor{hint}, got shape {tuple(x.shape)}"
             )
     return x
+
+
+def module_dtype(module) -> torch.dtype | None:
+    """The dtype of ``module``'s first parameter (``None`` for a module without any)."""
+    return next((p.dtype for p in module.parameters()), None)
+
+
+def check_same_dtype(
+    a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str
+) -> None:
+    """Raise unless two tensors that are multiplied together have the same dtype."""
+    if a.dtype != b.dtype:
+        raise TypeError(
+            f"{name_a} and {name_b} must have the same dtype, got {a.dtype} and {b.dtype}"
+        )
 
 
 def check_last_dim(
@@ -54,8 +98,33 @@ def check_last_dim(
         )
 
 
+def check_int(value, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is an integer (numpy integers too, as
+    ``operator.index`` allows); ``bool``, floats and strings are refused.
+
+    >>> import numpy as np
+    >>> from chapter3._checks import check_int
+    >>> check_int(np.int64(3), "size")
+    3
+    >>> check_int(2.0, "size")
+    Traceback (most recent call last):
+    ...
+    TypeError: size must be an int, got float 2.0
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        raise TypeError(f"{name} must be an int, got bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int, got {type(value).__name__} {value!r}"
+        ) from None
+
+
 def check_positive_int(value, name: str) -> int:
-    """Raise unless ``value`` is a positive ``int`` (``bool`` is refused).
+    """Raise unless ``value`` is a positive integer; return it as an ``int``.
+
+    ``bool`` and floats are refused; numpy integers are accepted (``operator.index``).
 
     >>> from chapter3._checks import check_positive_int
     >>> check_positive_int(0, "d_out")
@@ -63,11 +132,33 @@ def check_positive_int(value, name: str) -> int:
     ...
     ValueError: d_out must be a positive integer, got 0
     """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = check_int(value, name)
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value}")
     return value
+
+
+def check_non_negative_int(value, name: str) -> int:
+    """Raise unless ``value`` is an integer >= 0; return it as an ``int``."""
+    value = check_int(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """Raise unless ``value`` is a ``bool`` (a string such as ``"no"`` would be true)."""
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be True or False, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def check_projection_args(d_in, d_out, qkv_bias=False) -> tuple[int, int]:
+    """Check the sizes of a Q/K/V projection and its ``qkv_bias`` flag; return (d_in, d_out)."""
+    check_bool(qkv_bias, "qkv_bias")
+    return check_positive_int(d_in, "d_in"), check_positive_int(d_out, "d_out")
 
 
 def check_dropout(p) -> float:
@@ -79,14 +170,16 @@ def check_dropout(p) -> float:
     ...
     ValueError: dropout must be in [0, 1), got 1.0
     """
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"dropout must be a float in [0, 1), got {type(p).__name__}")
-    if not 0 <= p < 1:
+    if not (math.isfinite(p) and 0 <= p < 1):
         raise ValueError(f"dropout must be in [0, 1), got {p}")
     return float(p)
 
 
-def check_attention_args(d_in, d_out, context_length, dropout, num_heads=1) -> int:
+def check_attention_args(
+    d_in, d_out, context_length, dropout, num_heads=1, qkv_bias=False
+) -> int:
     """Check the constructor arguments shared by the attention classes; return d_out // heads.
 
     >>> from chapter3._checks import check_attention_args
@@ -97,10 +190,9 @@ def check_attention_args(d_in, d_out, context_length, dropout, num_heads=1) -> i
     ...
     ValueError: d_out must be divisible by num_heads ...
     """
-    check_positive_int(d_in, "d_in")
-    check_positive_int(d_out, "d_out")
+    d_in, d_out = check_projection_args(d_in, d_out, qkv_bias)
     check_positive_int(context_length, "context_length")
-    check_positive_int(num_heads, "num_heads")
+    num_heads = check_positive_int(num_heads, "num_heads")
     check_dropout(dropout)
     if d_out % num_heads != 0:
         raise ValueError(
@@ -127,7 +219,7 @@ def check_seq_len(num_tokens: int, context_length: int) -> None:
         )
 
 
-def check_batch_input(x, d_in: int, context_length: int) -> torch.Tensor:
+def check_batch_input(x, d_in: int, context_length: int, dtype=None) -> torch.Tensor:
     """Raise unless ``x`` is a (B, T, d_in) tensor with T <= ``context_length``; return ``x``.
 
     >>> import torch
@@ -139,7 +231,7 @@ def check_batch_input(x, d_in: int, context_length: int) -> torch.Tensor:
     ...
     ValueError: x must be a 3-D tensor (B, T, d_in), got shape (6, 3)
     """
-    check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)")
+    check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)", dtype=dtype)
     check_last_dim(x, d_in)
     check_seq_len(x.shape[1], context_length)
     return x
@@ -150,9 +242,11 @@ def check_attention_input(module, x, attn_mask=None) -> None:
 
     ``x`` must be (B, T, d_in) with T <= the module's ``context_length``; ``attn_mask``, when
     given, must be boolean (True = may attend) and broadcast to the module's scores: (B, T, T)
-    for a single head, (B, H, T, T) for a module with ``num_heads``.
+    for a single head, (B, H, T, T) for a module with ``num_heads``. ``x`` must be floating
+    point with the dtype of the module's weights. Non-finite values in ``x`` are not checked:
+    NaN and inf propagate to the output, as in torch.
     """
-    check_batch_input(x, module.d_in, module.context_length)
+    check_batch_input(x, module.d_in, module.context_length, module_dtype(module))
     if attn_mask is not None:
         b, t, _ = x.shape
         heads = getattr(module, "num_heads", None)
@@ -184,7 +278,8 @@ def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor
         )
     if mask.dtype != torch.bool:
         raise TypeError(
-            f"{name} must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "
+            f"{name} must be a boolean (torch.bool) tensor, True = may attend; got dtype "
+            f"{mask.dtype}; "
             "additive float masks are not accepted"
         )
     names = "(B, H, T, T)" if len(scores_shape) == 4 else "(B, T, T)"
@@ -216,11 +311,17 @@ _DECODER_SIZES = (
 
 
 def check_decoder_config(config):
-    """Raise unless ``config`` is a :class:`chapter3.gpt.GPTConfig` with usable sizes."""
+    """Raise unless ``config`` is a :class:`chapter3.gpt.GPTConfig` with usable sizes.
+
+    Sizes given as numpy integers are stored back as plain ``int`` (a checkpoint's config
+    must load with ``weights_only=True``).
+    """
     if not all(hasattr(config, name) for name in (*_DECODER_SIZES, "dropout")):
         raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
     for name in _DECODER_SIZES:
-        check_positive_int(getattr(config, name), name)
+        value = check_positive_int(getattr(config, name), name)
+        if type(getattr(config, name)) is not int:  # e.g. numpy.int64
+            object.__setattr__(config, name, value)
     check_dropout(config.dropout)
     check_dropout(config.attn_dropout)
     if config.d_model % config.num_heads:
@@ -266,15 +367,112 @@ def check_decoder_input(config, input_tokens, padding_mask=None) -> None:
             f"{int(input_tokens.min())}..{int(input_tokens.max())}"
         )
     if padding_mask is not None:
-        if (
-            not isinstance(padding_mask, torch.Tensor)
-            or padding_mask.dtype != torch.bool
-        ):
-            raise TypeError(
-                "padding_mask must be a torch.bool tensor (True = real token)"
-            )
+        check_bool_mask(padding_mask, "padding_mask")
         if padding_mask.shape != input_tokens.shape:
             raise ValueError(
                 f"padding_mask must have the shape of input_tokens "
                 f"{tuple(input_tokens.shape)} (B, L), got {tuple(padding_mask.shape)}"
             )
+
+
+def check_bool_mask(mask, name: str, ndim: int | None = None, shape_hint: str = ""):
+    """Raise unless ``mask`` is a boolean tensor (``True`` = may attend) of rank ``ndim``.
+
+    >>> import torch
+    >>> from chapter3._checks import check_bool_mask
+    >>> check_bool_mask(torch.ones(2, 3), "padding")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: padding must be a boolean (torch.bool) tensor, True = may attend; got dtype ...
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}"
+        )
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"{name} must be a boolean (torch.bool) tensor, True = may attend; got dtype "
+            f"{mask.dtype}; "
+            "a 0/1 mask becomes one with mask.bool(), an additive float mask with mask == 0"
+        )
+    if ndim is not None and mask.dim() != ndim:
+        raise ValueError(
+            f"{name} must be a {ndim}-D mask {shape_hint}, got shape {tuple(mask.shape)}"
+        )
+    return mask
+
+
+def check_masked_softmax_args(attn_scores, attend) -> None:
+    """Raise unless ``attn_scores`` is floating point and ``attend`` a boolean mask that
+    broadcasts to it without changing its shape."""
+    check_tensor(attn_scores, "attn_scores")
+    check_bool_mask(attend, "attend")
+    try:
+        fits = (
+            torch.broadcast_shapes(attend.shape, attn_scores.shape) == attn_scores.shape
+        )
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"attend of shape {tuple(attend.shape)} does not broadcast to attn_scores of "
+            f"shape {tuple(attn_scores.shape)}: each of its trailing sizes must be 1 or equal "
+            "the scores' size"
+        )
+
+
+def check_decoder_model(model, name: str = "model"):
+    """Raise unless ``model`` is a :class:`chapter3.gpt.GPTDecoder` (or built like one).
+
+    Checked by what the decoding code uses (a module with ``config`` and ``decoder_blocks``),
+    so this module need not import :mod:`chapter3.gpt`, which imports it.
+    """
+    if not (
+        isinstance(model, torch.nn.Module)
+        and hasattr(model, "config")
+        and hasattr(model, "decoder_blocks")
+    ):
+        raise TypeError(f"{name} must be a GPTDecoder, got {type(model).__name__}")
+    return model
+
+
+def check_sizes(**sizes) -> None:
+    """Raise unless every keyword argument is a positive integer (named in the message)."""
+    for name, value in sizes.items():
+        check_positive_int(value, name)
+
+
+def check_features(x, expected: int, name: str = "x", what: str = "d_in") -> None:
+    """Raise unless ``x`` is a floating-point tensor whose last dimension is ``expected``."""
+    check_tensor(x, name)
+    check_last_dim(x, expected, name=name, what=what)
+
+
+def check_recipe(recipe, name: str = "recipe"):
+    """Raise unless ``recipe`` is a :class:`chapter3.adder.training.Recipe` (or built like one).
+
+    Checked by the fields the scoring code reads, so that this module need not import
+    :mod:`chapter3.adder.training`.
+    """
+    if not all(
+        hasattr(recipe, f) for f in ("data", "disjoint_sizes", "reverse_answer")
+    ):
+        raise TypeError(
+            f"{name} must be a Recipe (such as FAST_RECIPE), got {type(recipe).__name__}"
+        )
+    return recipe
+
+
+def check_equation_list(equations, name: str = "equations") -> list[str]:
+    """Raise unless ``equations`` is a non-empty list or tuple of strings; return a list."""
+    if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of equation strings like '15+57=072', "
+            f"got {type(equations).__name__}"
+        )
+    if not equations:
+        raise ValueError(f"{name} is empty")
+    bad = next((e for e in equations if not isinstance(e, str)), None)
+    if bad is not None:
+        raise TypeError(f"{name} must hold strings like '15+57=072', got {bad!r}")
+    return list(equations)

@@ -31,7 +31,8 @@ class CausalAttention(nn.Module):
     ``forward(x, attn_mask=None)`` also takes an extra boolean mask that broadcasts to the
     (B, T, T) scores, True = may attend (for example a padding mask ``pad[:, None, :]``). A
     query whose keys are all hidden gets all-zero weights, never NaN (see
-    :func:`chapter3.masks.masked_softmax`).
+    :func:`chapter3.masks.masked_softmax`). ``x`` must be floating point with the dtype of
+    the weights; NaN or inf in ``x`` are not checked and propagate, as in torch.
 
     Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``), so
     ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
@@ -46,7 +47,7 @@ class CausalAttention(nn.Module):
 
     def __init__(self, d_in, d_out, context_length, dropout, qkv_bias=False):
         super().__init__()
-        check_attention_args(d_in, d_out, context_length, dropout)
+        check_attention_args(d_in, d_out, context_length, dropout, qkv_bias=qkv_bias)
         self.d_in, self.d_out, self.context_length = d_in, d_out, context_length
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)

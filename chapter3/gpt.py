@@ -23,7 +23,15 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from chapter3._checks import check_decoder_config, check_decoder_input, check_dropout
+from chapter3._checks import (
+    check_decoder_config,
+    check_decoder_input,
+    check_decoder_model,
+    check_dropout,
+    check_features,
+    check_positive_int,
+    check_sizes,
+)
 from chapter3.multihead import MultiHeadAttention
 
 
@@ -66,7 +74,7 @@ class AddNorm(nn.Module):
     def __init__(self, d_model, dropout):
         super().__init__()
         self.dropout = nn.Dropout(check_dropout(dropout))
-        self.layer_norm = nn.LayerNorm(d_model)
+        self.layer_norm = nn.LayerNorm(check_positive_int(d_model, "d_model"))
 
     def forward(self, x, sublayer):
         return self.layer_norm(x + sublayer(self.dropout(x)))  # (B, L, D)
@@ -77,6 +85,7 @@ class PositionwiseFeedForward(nn.Module):
 
     def __init__(self, d_model, d_ff, dropout=0.1):
         super().__init__()
+        check_sizes(d_model=d_model, d_ff=d_ff)
         self.ffn = nn.Sequential(
             nn.Linear(d_model, d_ff),
             nn.ReLU(),
@@ -85,6 +94,7 @@ class PositionwiseFeedForward(nn.Module):
         )
 
     def forward(self, x):
+        check_features(x, self.ffn[0].in_features, what="d_model")
         return self.ffn(x)  # (B, L, D) → (B, L, d_ff) → (B, L, D)
 
 
@@ -98,7 +108,7 @@ class GPTDecoderBlock(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        d = config.d_model
+        d = check_decoder_config(config).d_model
         self.masked_self_attention = MultiHeadAttention(
             d, d, config.max_seq_len, config.attn_dropout, config.num_heads
         )
@@ -116,7 +126,12 @@ class GPTDecoder(nn.Module):
 
     ``forward(input_tokens, padding_mask=None)`` maps (B, L) token ids to (B, L, V) logits.
     ``padding_mask`` is (B, L), True at real tokens: padded *keys* are hidden from every
-    query. The causal mask needs no argument: it is inside every attention module.
+    query. The causal mask needs no argument: it is inside every attention module. A query
+    that may see no key at all (a row of padding at its start) gets zero attention weights
+    through the chapter's :func:`~chapter3.masks.masked_softmax`, never NaN. Positions are
+    absolute: left padding moves the real tokens to later positions, so
+    :func:`chapter3.adder.decoding.greedy_decode` strips it before decoding. NaN weights
+    propagate to the logits, as in torch (:func:`chapter3.adder.load_checkpoint` refuses them).
 
     >>> import torch
     >>> from chapter3.gpt import GPTConfig, GPTDecoder
@@ -168,6 +183,7 @@ def attention_maps(model, input_tokens, padding_mask=None):
     >>> len(maps), maps[0].shape
     (2, torch.Size([1, 4, 5, 5]))
     """
+    check_decoder_model(model)
     maps = []
     hooks = [
         block.masked_self_attention.dropout.register_forward_hook(
@@ -198,6 +214,7 @@ class LayerNormWithStd(nn.Module):
 
     def __init__(self, feature_dim, eps=1e-6):
         super().__init__()
+        check_positive_int(feature_dim, "feature_dim")
         self.gamma = nn.Parameter(torch.ones(feature_dim))
         self.beta = nn.Parameter(torch.zeros(feature_dim))
         self.eps = eps
@@ -215,6 +232,8 @@ def count_parameters(model: nn.Module) -> int:
     >>> count_parameters(GPTDecoder(GPTConfig()))
     270482
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters())
 
 

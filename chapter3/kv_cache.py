@@ -13,7 +13,12 @@ from functools import partial
 
 import torch
 
-from chapter3._checks import check_decoder_input
+from chapter3._checks import (
+    check_bool_mask,
+    check_decoder_input,
+    check_decoder_model,
+    check_positive_int,
+)
 from chapter3.masks import masked_softmax
 
 
@@ -29,13 +34,18 @@ class KVCache:
     allocated once, at the first call, and every step writes its new positions in place.
     Without it the buffers grow as needed, by copying. ``keys[layer]`` and ``values[layer]``
     are the filled part, (B, H, length, d_k).
+
+    A cache belongs to one batch: every call must bring the same number of rows (B), heads
+    and head width as the first; use :meth:`select_rows` to change the batch.
     """
 
     def __init__(self, num_layers: int, max_len: int | None = None) -> None:
-        self.max_len = max_len
-        self._keys: list[torch.Tensor | None] = [
-            None
-        ] * num_layers  # each (B, H, capacity, d_k)
+        num_layers = check_positive_int(num_layers, "num_layers")
+        self.max_len = (
+            None if max_len is None else check_positive_int(max_len, "max_len")
+        )
+        # one (B, H, capacity, d_k) buffer per layer, allocated at the first call
+        self._keys: list[torch.Tensor | None] = [None] * num_layers
         self._values: list[torch.Tensor | None] = [None] * num_layers
         self.length = 0
 
@@ -50,11 +60,11 @@ class KVCache:
     def extend(self, layer: int, K: torch.Tensor, V: torch.Tensor):
         """Write the new positions' K, V (B, H, T, d_k) after the ``length`` cached ones of
         ``layer``; return the keys and values of all positions, (B, H, length + T, d_k)."""
+        _check_extend(self, layer, K)
         start, end = self.length, self.length + K.size(2)
         buffer = self._keys[layer]
-        if buffer is None or end > buffer.size(
-            2
-        ):  # first call, or no room left: (re)allocate
+        # the first call, or no room left: (re)allocate
+        if buffer is None or end > buffer.size(2):
             capacity = max(end, self.max_len or 0)
             shape = (K.size(0), K.size(1), capacity, K.size(3))
             new_keys, new_values = K.new_empty(shape), V.new_empty(shape)
@@ -62,9 +72,7 @@ class KVCache:
                 new_keys[:, :, :start] = buffer[:, :, :start]
                 new_values[:, :, :start] = self._values[layer][:, :, :start]
             self._keys[layer], self._values[layer] = new_keys, new_values
-        self._keys[layer][:, :, start:end] = (
-            K  # in place: nothing already cached is copied
-        )
+        self._keys[layer][:, :, start:end] = K  # in place: nothing cached is copied
         self._values[layer][:, :, start:end] = V
         return self._keys[layer][:, :, :end], self._values[layer][:, :, :end]
 
@@ -75,6 +83,8 @@ class KVCache:
         and then handed to every sequence that starts with them. The new buffers keep this
         cache's capacity, so they have room for the positions still to come.
         """
+        if not isinstance(rows, torch.Tensor) or rows.dim() != 1:
+            raise TypeError("rows must be a 1-D tensor of row indices (B_new,)")
         selected = KVCache(len(self._keys), self.max_len)
         # (B, H, capacity, d_k) → (B_new, H, capacity, d_k): one gather per buffer
         selected._keys = [
@@ -85,6 +95,27 @@ class KVCache:
         ]
         selected.length = self.length
         return selected
+
+
+def _check_extend(cache, layer, K) -> None:
+    """Raise unless ``layer`` exists and ``K`` fits the buffers that ``cache`` holds."""
+    if not 0 <= layer < len(cache._keys):
+        raise ValueError(
+            f"layer must be in 0..{len(cache._keys) - 1} (this cache has "
+            f"{len(cache._keys)} layers), got {layer}"
+        )
+    buffer = cache._keys[layer]
+    if buffer is not None and (K.size(0), K.size(1), K.size(3)) != (
+        buffer.size(0),
+        buffer.size(1),
+        buffer.size(3),
+    ):
+        raise ValueError(
+            f"this cache holds a batch of {buffer.size(0)} rows, {buffer.size(1)} "
+            f"heads of width {buffer.size(3)}; the new keys have batch {K.size(0)}, "
+            f"{K.size(1)} heads of width {K.size(3)}: use a new KVCache (or "
+            "select_rows) for another batch"
+        )
 
 
 def cached_attention(mha, queries_from, keys_from, cache, layer, attend):
@@ -134,7 +165,13 @@ def forward_cached(model, new_tokens, cache, key_padding_mask=None, last_only=Fa
     >>> only.shape, torch.allclose(only[:, -1], first[:, -1], atol=1e-5)
     (torch.Size([1, 1, 18]), True)
     """
+    check_decoder_model(model)
     check_decoder_input(model.config, new_tokens)
+    if not isinstance(cache, KVCache) or len(cache._keys) != len(model.decoder_blocks):
+        raise TypeError(
+            f"cache must be a KVCache with num_layers={len(model.decoder_blocks)} (one per "
+            f"decoder block), got {cache!r}"
+        )
     past, seq_len = cache.length, new_tokens.size(1)
     total = past + seq_len
     if total > model.config.max_seq_len:
@@ -146,6 +183,7 @@ def forward_cached(model, new_tokens, cache, key_padding_mask=None, last_only=Fa
     attend = torch.ones(total, total, dtype=torch.bool, device=new_tokens.device).tril()
     attend = attend[past:]  # (T, past + T)
     if key_padding_mask is not None:
+        check_bool_mask(key_padding_mask, "key_padding_mask")
         if tuple(key_padding_mask.shape) != (new_tokens.size(0), total):
             raise ValueError(
                 f"key_padding_mask must be (B, past + T) = {(new_tokens.size(0), total)}, "

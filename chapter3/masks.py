@@ -3,11 +3,11 @@
 Two conventions for boolean masks are in common use, and mixing them up is a real, published
 bug (an inverted mask lets every token see only the future):
 
-- this module, seed 003's decoder, and the boolean ``attn_mask`` of
+- this module, the adder notebook's decoder, and the boolean ``attn_mask`` of
   :func:`torch.nn.functional.scaled_dot_product_attention`: ``True`` = **attend**;
 - :meth:`torch.Tensor.masked_fill` (and the boolean masks of :class:`torch.nn.MultiheadAttention`):
-  ``True`` = **hide**. Convert with :func:`to_hide_mask` (that is ``~mask``; seed 003 writes
-  ``mask == 0``, which does the same for 0/1 masks).
+  ``True`` = **hide**. Convert with :func:`to_hide_mask` (that is ``~mask``; the adder
+  notebook writes ``mask == 0``, which does the same for 0/1 masks).
 
 Shapes: a padding mask is (B, L), a future mask is (L, L), and the mask that attention consumes
 has the rank of the scores it is applied to: (B, 1, L, L) for multi-head scores (B, H, L, L), or
@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import torch
 
-from chapter3._checks import check_attn_mask, check_positive_int
+from chapter3._checks import (
+    check_attn_mask,
+    check_bool_mask,
+    check_int,
+    check_masked_softmax_args,
+    check_positive_int,
+)
 
 
 def causal_attend_mask(seq_len: int, device=None) -> torch.Tensor:
@@ -62,9 +68,9 @@ def padding_attend_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
         raise ValueError(
             f"tokens must be a 2-D (B, L) batch of ids, got shape {tuple(tokens.shape)}"
         )
-    if tokens.is_floating_point():
+    if tokens.is_floating_point() or tokens.dtype == torch.bool:
         raise TypeError(f"tokens must hold integer ids, got dtype {tokens.dtype}")
-    return tokens != pad_id  # (B, L)
+    return tokens != check_int(pad_id, "pad_id")  # (B, L)
 
 
 def combine_attend_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
@@ -87,10 +93,8 @@ def combine_attend_masks(padding: torch.Tensor, future: torch.Tensor) -> torch.T
             [ True,  True, False],
             [ True,  True, False]])
     """
-    if padding.dim() != 2:
-        raise ValueError(
-            f"padding must be a (B, L) mask, got shape {tuple(padding.shape)}"
-        )
+    check_bool_mask(padding, "padding", ndim=2, shape_hint="(B, L)")
+    check_bool_mask(future, "future", ndim=2, shape_hint="(L, L)")
     seq_len = padding.shape[1]
     if future.shape != (seq_len, seq_len):
         raise ValueError(
@@ -114,12 +118,7 @@ def key_padding(padding: torch.Tensor, num_heads_axis: bool = True) -> torch.Ten
     >>> key_padding(pad).shape, key_padding(pad, num_heads_axis=False).shape
     (torch.Size([1, 1, 1, 3]), torch.Size([1, 1, 3]))
     """
-    if not isinstance(padding, torch.Tensor) or padding.dtype != torch.bool:
-        raise TypeError("padding must be a boolean (B, L) tensor (True = real token)")
-    if padding.dim() != 2:
-        raise ValueError(
-            f"padding must be a (B, L) mask, got shape {tuple(padding.shape)}"
-        )
+    check_bool_mask(padding, "padding", ndim=2, shape_hint="(B, L)")
     if num_heads_axis:
         return padding[:, None, None, :]  # (B, 1, 1, L)
     return padding[:, None, :]  # (B, 1, L)
@@ -143,11 +142,7 @@ def to_hide_mask(mask: torch.Tensor) -> torch.Tensor:
             [0., 0., -inf],
             [0., 0., 0.]])
     """
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(
-            "mask must be a boolean tensor (True = may attend); "
-            f"got {type(mask).__name__} {getattr(mask, 'dtype', '')}".rstrip()
-        )
+    check_bool_mask(mask, "mask")
     return ~mask
 
 
@@ -161,6 +156,10 @@ def masked_softmax(attn_scores: torch.Tensor, attend: torch.Tensor) -> torch.Ten
     its context vector is the zero vector. That is also what
     :func:`torch.nn.functional.scaled_dot_product_attention` returns for such rows.
 
+    ``attn_scores`` must be floating point and ``attend`` boolean (an int or float mask is
+    refused: its meaning, 1 = attend or 1 = hide, is ambiguous). NaN in a visible score
+    propagates to its row, as in :func:`torch.softmax`; ``+inf`` scores give NaN as well.
+
     >>> import torch
     >>> from chapter3.masks import masked_softmax
     >>> scores = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
@@ -169,6 +168,7 @@ def masked_softmax(attn_scores: torch.Tensor, attend: torch.Tensor) -> torch.Ten
     tensor([[0.2689, 0.7311, 0.0000],
             [0.0000, 0.0000, 0.0000]])
     """
+    check_masked_softmax_args(attn_scores, attend)
     attn_scores = attn_scores.masked_fill(~attend, float("-inf"))
     attn_weights = torch.softmax(attn_scores, dim=-1)
     nothing_visible = ~attend.any(dim=-1, keepdim=True)  # rows that came out as NaN

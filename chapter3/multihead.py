@@ -18,6 +18,10 @@ convention (``True`` = may attend, see :mod:`chapter3.masks`), combined with the
 A query whose keys are all hidden gets all-zero attention weights: its context vector is zero
 before ``out_proj`` (so the output row is ``out_proj.bias``), never NaN — the behaviour of SDPA
 and of :class:`torch.nn.MultiheadAttention`, too.
+
+Inputs: ``x`` is (B, T, d_in) with T <= ``context_length``, floating point with the dtype of the
+module's weights; anything else is refused with a ``ValueError``/``TypeError`` that names the
+argument. NaN or inf in ``x`` are not checked: they propagate to the output, as in torch.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
         super().__init__()
         self.head_dim = check_attention_args(
-            d_in, d_out, context_length, dropout, num_heads
+            d_in, d_out, context_length, dropout, num_heads, qkv_bias
         )
         self.d_in, self.d_out, self.num_heads = d_in, d_out, num_heads
         self.context_length = context_length
@@ -154,7 +158,7 @@ class FusedMultiHeadAttention(nn.Module):
     def __init__(self, d_in, d_out, context_length, dropout, num_heads, qkv_bias=False):
         super().__init__()
         self.head_dim = check_attention_args(
-            d_in, d_out, context_length, dropout, num_heads
+            d_in, d_out, context_length, dropout, num_heads, qkv_bias
         )
         self.d_in, self.d_out, self.num_heads = d_in, d_out, num_heads
         self.context_length, self.dropout = context_length, dropout
@@ -178,7 +182,7 @@ class FusedMultiHeadAttention(nn.Module):
             future = torch.ones(
                 num_tokens, num_tokens, dtype=torch.bool, device=x.device
             ).tril()
-            # SDPA's boolean attn_mask uses True = attend, the same as ours: no inversion.
+            # SDPA's boolean attn_mask: True = attend, as ours (no inversion needed)
             context_vec = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=attn_mask & future, dropout_p=dropout_p
             )  # (B, H, T, d_head); rows with no visible key come out as zeros

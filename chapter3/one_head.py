@@ -1,7 +1,7 @@
-"""Training one attention head (seed 000): a regression toy that shows the training loop.
+"""Training one attention head: a regression toy that shows the training loop.
 
 The head maps an unbatched sequence (seq_len, d_model) to a sequence of the same shape; it is
-trained with MSE against a random target, only to watch a loss fall. Seed 000's version also
+trained with MSE against a random target, only to watch a loss fall. The notebook's version also
 created a fourth layer, ``attention_scores``, that ``forward`` never uses; this one leaves it
 out (the book page shows why the printed losses are the same either way).
 """
@@ -18,6 +18,9 @@ from chapter3._checks import check_last_dim, check_positive_int, check_tensor
 
 class SelfAttention(nn.Module):
     """Scaled dot-product self-attention on one sequence (seq_len, d_model), biases included.
+
+    ``x`` must be a floating-point (seq_len, d_model) tensor; NaN or inf in it propagate to
+    the output, as in torch.
 
     >>> import torch
     >>> from chapter3.one_head import SelfAttention
@@ -48,7 +51,7 @@ def toy_problem(seq_len: int = 8, d_model: int = 32, seed: int = 42):
     """Seed torch, then draw the input ``x`` and the ``target`` (both (seq_len, d_model)).
 
     The generator is left where these draws stop, so a model built right after is initialised
-    exactly as in seed 000 (which seeds, draws ``x``, ``target``, then builds the model).
+    exactly as in the notebook (which seeds, draws ``x``, ``target``, then builds the model).
 
     >>> from chapter3.one_head import toy_problem
     >>> x, target = toy_problem()
@@ -72,7 +75,7 @@ def train_one_head(
 ) -> list[float]:
     """Train ``model`` to map ``x`` to ``target`` with MSE and AdamW; return every epoch's loss.
 
-    Entry *e* is the loss computed in epoch *e* *before* that epoch's update, as seed 000 prints
+    Entry *e* is the loss computed in epoch *e* *before* that epoch's update, as the notebook prints
     it. The five steps of each epoch: zero the gradients, forward, loss, backward, step.
 
     >>> from chapter3.one_head import SelfAttention, toy_problem, train_one_head
@@ -82,6 +85,10 @@ def train_one_head(
     (3, True)
     """
     check_positive_int(epochs, "epochs")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_tensor(x, "x")
+    check_tensor(target, "target")
     if x.shape != target.shape:
         raise ValueError(
             f"x {tuple(x.shape)} and target {tuple(target.shape)} must match"

@@ -2,8 +2,11 @@
 
 ``SelfAttention_v1`` keeps its three projection matrices as raw ``nn.Parameter`` tensors, exactly
 as section 3.4.1 builds them by hand; ``SelfAttention_v2`` uses ``nn.Linear`` layers instead.
-Both work on one unbatched sequence of shape (T, d_in). ``SelfAttentionWithWeights`` (seed 004)
-takes a batch (B, T, d) and also returns its attention weights.
+Both work on one unbatched sequence of shape (T, d_in), floating point with the dtype of
+their weights (anything else is refused with a clear error); NaN or inf in the input
+propagate to the output, as in torch. ``SelfAttentionWithWeights`` (after the notebook
+whose self-attention returns its weights) takes a batch (B, T, d) and also returns its
+attention weights.
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ import math
 import torch
 from torch import nn
 
-from chapter3._checks import check_last_dim, check_positive_int, check_tensor
+from chapter3._checks import (
+    check_last_dim,
+    check_positive_int,
+    check_projection_args,
+    check_tensor,
+    module_dtype,
+)
 
 
-def _check_sequence(x: torch.Tensor, d_in: int) -> None:
-    check_tensor(x, "x", ndim=2, shape_hint="(T, d_in)")
-    check_last_dim(x, d_in)
+def _check_sequence(module: nn.Module, x: torch.Tensor) -> None:
+    """``x`` must be one (T, d_in) sequence, floating point, with the weights' dtype."""
+    check_tensor(x, "x", ndim=2, shape_hint="(T, d_in)", dtype=module_dtype(module))
+    check_last_dim(x, module.d_in)
 
 
 class SelfAttention_v1(nn.Module):
@@ -38,14 +48,13 @@ class SelfAttention_v1(nn.Module):
 
     def __init__(self, d_in: int, d_out: int):
         super().__init__()
-        self.d_in = check_positive_int(d_in, "d_in")
-        self.d_out = check_positive_int(d_out, "d_out")
+        self.d_in, self.d_out = check_projection_args(d_in, d_out)
         self.W_query = nn.Parameter(torch.rand(d_in, d_out))
         self.W_key = nn.Parameter(torch.rand(d_in, d_out))
         self.W_value = nn.Parameter(torch.rand(d_in, d_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_sequence(x, self.d_in)  # x: (T, d_in)
+        _check_sequence(self, x)  # x: (T, d_in)
         keys = x @ self.W_key  # (T, d_out)
         queries = x @ self.W_query  # (T, d_out)
         values = x @ self.W_value  # (T, d_out)
@@ -75,14 +84,13 @@ class SelfAttention_v2(nn.Module):
 
     def __init__(self, d_in: int, d_out: int, qkv_bias: bool = False):
         super().__init__()
-        self.d_in = check_positive_int(d_in, "d_in")
-        self.d_out = check_positive_int(d_out, "d_out")
+        self.d_in, self.d_out = check_projection_args(d_in, d_out, qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_sequence(x, self.d_in)  # x: (T, d_in)
+        _check_sequence(self, x)  # x: (T, d_in)
         keys = self.W_key(x)  # (T, d_out)
         queries = self.W_query(x)  # (T, d_out)
         values = self.W_value(x)  # (T, d_out)
@@ -92,6 +100,25 @@ class SelfAttention_v2(nn.Module):
         )  # rows sum to 1
         context_vec = attn_weights @ values  # (T, d_out)
         return context_vec
+
+
+def _check_transfer(sa_v2, sa_v1) -> None:
+    if not isinstance(sa_v2, SelfAttention_v2) or not isinstance(
+        sa_v1, SelfAttention_v1
+    ):
+        raise TypeError(
+            "transfer_weights(sa_v2, sa_v1) copies a SelfAttention_v2 into a "
+            f"SelfAttention_v1, got {type(sa_v2).__name__} and {type(sa_v1).__name__}"
+        )
+    if (sa_v2.d_in, sa_v2.d_out) != (sa_v1.d_in, sa_v1.d_out):
+        raise ValueError(
+            "both modules need the same (d_in, d_out): sa_v2 has "
+            f"{(sa_v2.d_in, sa_v2.d_out)}, sa_v1 has {(sa_v1.d_in, sa_v1.d_out)}"
+        )
+    if sa_v2.W_query.bias is not None:
+        raise ValueError(
+            "sa_v2 was built with qkv_bias=True; SelfAttention_v1 has no biases"
+        )
 
 
 def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
@@ -109,22 +136,7 @@ def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
     >>> torch.allclose(sa_v1(example_inputs()), sa_v2(example_inputs()), atol=1e-6)
     True
     """
-    if not isinstance(sa_v2, SelfAttention_v2) or not isinstance(
-        sa_v1, SelfAttention_v1
-    ):
-        raise TypeError(
-            "transfer_weights(sa_v2, sa_v1) copies a SelfAttention_v2 into a SelfAttention_v1, "
-            f"got {type(sa_v2).__name__} and {type(sa_v1).__name__}"
-        )
-    if (sa_v2.d_in, sa_v2.d_out) != (sa_v1.d_in, sa_v1.d_out):
-        raise ValueError(
-            f"both modules need the same (d_in, d_out): sa_v2 has {(sa_v2.d_in, sa_v2.d_out)}, "
-            f"sa_v1 has {(sa_v1.d_in, sa_v1.d_out)}"
-        )
-    if sa_v2.W_query.bias is not None:
-        raise ValueError(
-            "sa_v2 was built with qkv_bias=True; SelfAttention_v1 has no biases"
-        )
+    _check_transfer(sa_v2, sa_v1)
     with torch.no_grad():  # a copy, not a step of the computation graph
         sa_v1.W_query.copy_(sa_v2.W_query.weight.T)  # (d_out, d_in).T -> (d_in, d_out)
         sa_v1.W_key.copy_(sa_v2.W_key.weight.T)
@@ -132,10 +144,12 @@ def transfer_weights(sa_v2: SelfAttention_v2, sa_v1: SelfAttention_v1) -> None:
 
 
 class SelfAttentionWithWeights(nn.Module):
-    """Self-attention on a batch (B, T, d) that returns ``(context_vec, attn_weights)`` (seed 004).
+    """Self-attention on a batch (B, T, d) that returns ``(context_vec, attn_weights)``
+    (after the notebook whose self-attention returns its weights).
 
     Input and output have the same width ``embed_dim``; the projections have no bias. Returning
-    the (B, T, T) weights lets a reader see, row by row, where each token looked.
+    the (B, T, T) weights lets a reader see, row by row, where each token looked. ``x`` must be
+    floating point with the weights' dtype; NaN or inf in ``x`` propagate, as in torch.
 
     >>> import torch
     >>> from chapter3.self_attention import SelfAttentionWithWeights
@@ -156,7 +170,7 @@ class SelfAttentionWithWeights(nn.Module):
         self.W_value = nn.Linear(embed_dim, embed_dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_tensor(x, "x", ndim=3, shape_hint="(B, T, embed_dim)")
+        check_tensor(x, "x", 3, "(B, T, embed_dim)", dtype=module_dtype(self))
         check_last_dim(x, self.embed_dim, what="embed_dim")
         queries = self.W_query(x)  # (B, T, d)
         keys = self.W_key(x)  # (B, T, d)

@@ -4,19 +4,25 @@ Every function here is one step the chapter takes by hand: score a query against
 with dot products (by a loop, then by one matrix product), normalise the scores into attention
 weights, and mix the inputs into context vectors. No parameter is learned: the inputs are their
 own queries, keys and values.
+
+Inputs must be floating-point tensors (integer or boolean ones are refused with a
+``TypeError``); tensors multiplied together must share a dtype. Non-finite values are not
+checked: NaN and inf propagate, as in torch. The normalisations work along the last axis of
+a tensor of any rank (1-D scores of one query, or the (T, T) matrix of every query).
 """
 
 from __future__ import annotations
 
 import torch
 
-from chapter3._checks import check_last_dim, check_tensor
+from chapter3._checks import check_last_dim, check_same_dtype, check_tensor
 
 
 def _check_pair(inputs: torch.Tensor, query: torch.Tensor) -> None:
     check_tensor(inputs, "inputs", ndim=2, shape_hint="(T, d)")
     check_tensor(query, "query", ndim=1, shape_hint="(d,)")
     check_last_dim(query, inputs.shape[-1], name="query", what="d (the inputs' width)")
+    check_same_dtype(inputs, query, "inputs", "query")
 
 
 def attn_scores_by_loop(inputs: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
@@ -85,6 +91,7 @@ def context_vec_by_loop(
     """
     check_tensor(inputs, "inputs", ndim=2, shape_hint="(T, d)")
     check_tensor(attn_weights, "attn_weights", ndim=1, shape_hint="(T,)")
+    check_same_dtype(inputs, attn_weights, "inputs", "attn_weights")
     if attn_weights.shape[0] != inputs.shape[0]:
         raise ValueError(
             f"attn_weights has {attn_weights.shape[0]} weights, but inputs has "

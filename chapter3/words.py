@@ -1,8 +1,9 @@
-"""From words to queries (seed 001): a word vocabulary, token ids, and embeddings.
+"""From words to queries (after the notebook that turns words into queries, keys and
+values): a word vocabulary, token ids, and embeddings.
 
-Seed 001 numbers its words with ``{w.lower(): i for i, w in enumerate(sorted(words))}``. That
+That notebook numbers its words with ``{w.lower(): i for i, w in enumerate(sorted(words))}``. That
 sorts *before* lower-casing (so capitalised words come first) and enumerates duplicates, whose
-later id overwrites the earlier one: the ids have gaps. :func:`seed_vocab` reproduces it;
+later id overwrites the earlier one: the ids have gaps. :func:`notebook_vocab` reproduces it;
 :func:`build_vocab` is the correct version (each distinct lower-cased word, ids 0..V-1).
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Seed 001's example sentence.
+from chapter3._checks import check_sizes
+
+#: The notebook's example sentence.
 PROMPT = "Hello World I am an attention seeker I love attention"
 
 
@@ -24,11 +27,11 @@ def _words(prompt: str) -> list[str]:
     return words
 
 
-def seed_vocab(prompt: str = PROMPT) -> dict[str, int]:
-    """Seed 001's vocabulary, slips included: 8 words, ids up to 9, ids 1 and 6 unused.
+def notebook_vocab(prompt: str = PROMPT) -> dict[str, int]:
+    """The notebook's vocabulary, slips included: 8 words, ids up to 9, ids 1 and 6 unused.
 
-    >>> from chapter3.words import seed_vocab
-    >>> seed_vocab()
+    >>> from chapter3.words import notebook_vocab
+    >>> notebook_vocab()
     {'hello': 0, 'i': 2, 'world': 3, 'am': 4, 'an': 5, 'attention': 7, 'love': 8, 'seeker': 9}
     """
     return {word.lower(): i for i, word in enumerate(sorted(_words(prompt)))}
@@ -48,10 +51,14 @@ def build_vocab(prompt: str = PROMPT) -> dict[str, int]:
 def encode(prompt: str, vocab: dict[str, int]) -> torch.Tensor:
     """The (T,) tensor of token ids of ``prompt`` (words are lower-cased before the look-up).
 
-    >>> from chapter3.words import PROMPT, encode, seed_vocab
-    >>> encode(PROMPT, seed_vocab())
+    >>> from chapter3.words import PROMPT, encode, notebook_vocab
+    >>> encode(PROMPT, notebook_vocab())
     tensor([0, 3, 2, 4, 5, 7, 9, 2, 8, 7])
     """
+    if not isinstance(vocab, dict):
+        raise TypeError(
+            f"vocab must be a dict of word -> id, got {type(vocab).__name__}"
+        )
     ids = []
     for word in _words(prompt):
         if word.lower() not in vocab:
@@ -75,6 +82,7 @@ def embed_tokens(
     """
     if not isinstance(token_ids, torch.Tensor) or token_ids.is_floating_point():
         raise TypeError("token_ids must be an integer torch.Tensor")
+    check_sizes(vocab_size=vocab_size, dim=dim)
     if token_ids.numel() and (token_ids.min() < 0 or token_ids.max() >= vocab_size):
         raise ValueError(
             f"token ids must lie in [0, {vocab_size}), got {token_ids.tolist()}"

@@ -180,3 +180,22 @@ def test_mask_that_cannot_broadcast_raises_value_error(shape):
 def test_float_mask_raises_type_error():
     with pytest.raises(TypeError, match="boolean"):
         make()(torch.rand(2, 6, 3), attn_mask=torch.ones(2, 6, 6))
+
+
+def test_mask_buffer_is_the_chapters_float_triu_so_state_dicts_match():
+    ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.0)
+    state = ca.state_dict()
+    assert set(state) == {"mask", "W_query.weight", "W_key.weight", "W_value.weight"}
+    assert state["mask"].dtype == torch.float32
+    assert torch.equal(state["mask"], torch.triu(torch.ones(6, 6), diagonal=1))
+    # a state_dict saved from the chapter's class (same names, float mask) loads as it is
+    ca.load_state_dict({k: v.clone() for k, v in state.items()})
+
+
+def test_multihead_mask_buffer_is_the_chapters_too():
+    from chapter3.multihead import MultiHeadAttention
+
+    mha = MultiHeadAttention(4, 4, context_length=5, dropout=0.0, num_heads=2)
+    mask = mha.state_dict()["mask"]
+    assert mask.dtype == torch.float32
+    assert torch.equal(mask, torch.triu(torch.ones(5, 5), diagonal=1))

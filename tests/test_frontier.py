@@ -80,6 +80,7 @@ def fast_adder():
     return trained_adder("fast")
 
 
+@pytest.mark.slow
 def test_the_fast_recipe_gets_every_sum_right_end_to_end(fast_adder):
     _, history = fast_adder
     assert history.all_correct == 10_000, history.wrong
@@ -88,6 +89,7 @@ def test_the_fast_recipe_gets_every_sum_right_end_to_end(fast_adder):
     assert history.val_correct[-1] == history.num_val
 
 
+@pytest.mark.slow
 def test_teacher_forced_check_agrees_with_greedy_decoding(fast_adder):
     model, _ = fast_adder
     equations = all_equations()[::3]
@@ -102,6 +104,7 @@ def test_teacher_forced_check_agrees_with_greedy_decoding(fast_adder):
         assert torch.equal(fast, slow)
 
 
+@pytest.mark.slow
 def test_training_scores_all_ten_thousand_sums_by_part(tiny_trained):
     model, history = tiny_trained
     assert sum(total for _, total in history.scores.values()) == 10_000
@@ -112,6 +115,7 @@ def test_training_scores_all_ten_thousand_sums_by_part(tiny_trained):
     assert all(part in again.parts for _, _, part in again.wrong)
 
 
+@pytest.mark.slow
 def test_stopping_on_the_validation_part():
     recipe = replace(
         TINY,
@@ -143,6 +147,7 @@ def test_line_progress_prints_a_few_lines_not_thousands():
     assert progress_bar(10, "x", enabled=False) is None
 
 
+@pytest.mark.slow
 def test_reversed_answer_recipe_trains_and_is_scored_in_the_usual_format():
     recipe = replace(TINY, reverse_answer=True, epochs=1)
     model, history = train(recipe, progress=False)
@@ -153,6 +158,7 @@ def test_reversed_answer_recipe_trains_and_is_scored_in_the_usual_format():
         train(replace(training.ORIGINAL_RECIPE, reverse_answer=True), progress=False)
 
 
+@pytest.mark.slow
 def test_zeroing_a_head_changes_the_model_only_inside_the_block(tiny_trained):
     model, _ = tiny_trained
     x = torch.randint(0, 14, (3, 10))
@@ -166,6 +172,7 @@ def test_zeroing_a_head_changes_the_model_only_inside_the_block(tiny_trained):
             pass
 
 
+@pytest.mark.slow
 def test_scores_by_carry_class_and_staircase_shapes(tiny_trained):
     model, _ = tiny_trained
     counts = correct_by_carry(model, all_equations()[::10])
@@ -174,6 +181,7 @@ def test_scores_by_carry_class_and_staircase_shapes(tiny_trained):
     assert staircase(model, all_equations()[::50]).shape == (1, 2, 3, 4)
 
 
+@pytest.mark.slow
 def test_cli_evaluate_all(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(training.RECIPES, "fast", replace(TINY, name="fast"))
     out = tmp_path / "tiny.pt"
@@ -188,6 +196,7 @@ def test_cli_evaluate_all(tmp_path, capsys, monkeypatch):
     assert printed[1].startswith("  expected ") and printed[-1].startswith("  ... and ")
 
 
+@pytest.mark.slow
 def test_bench_quick_writes_every_section(tmp_path):
     from chapter3.bench import main
 
@@ -219,11 +228,13 @@ def ablation(fast_adder):
     return head_ablation(fast_adder[0])
 
 
+@pytest.mark.slow
 def test_claim_layer0_ones_row_reads_the_ones_digits(stairs):
     # "In layer 0, the ones row of every head puts more than 0.95 of its weight on a0 and b0"
     assert all(stairs[0, h, ONES, [A0, B0]].sum() > 0.95 for h in range(4))
 
 
+@pytest.mark.slow
 def test_claim_layer0_tens_and_hundreds_rows_read_the_tens_digits(stairs):
     # "... the tens and hundreds rows read a1 and b1 more than a0 and b0, and no layer-0 head
     # gives a0 and b0 more than 0.25 there"
@@ -236,6 +247,7 @@ def test_claim_layer0_tens_and_hundreds_rows_read_the_tens_digits(stairs):
             assert tens > ones and ones < 0.25
 
 
+@pytest.mark.slow
 def test_claim_b0_position_gathers_both_ones_digits_in_layer0(fast_adder):
     # "In layer 0 the position of b0 reads a0 and b0 (more than 0.75 in every head)"
     from chapter3.adder.heads import _batch
@@ -247,6 +259,7 @@ def test_claim_b0_position_gathers_both_ones_digits_in_layer0(fast_adder):
     assert all(row_b0[h, [2, 5]].sum() > 0.75 for h in range(4))
 
 
+@pytest.mark.slow
 def test_claim_layer1_reads_the_carry_at_b0(stairs):
     # "In layer 1, head 1's tens row and head 2's hundreds row read the position of b0
     # (more than 0.4), head 2 more than any other position of the operands"
@@ -255,6 +268,7 @@ def test_claim_layer1_reads_the_carry_at_b0(stairs):
     assert stairs[1, 2, HUNDREDS].argmax() == B0
 
 
+@pytest.mark.slow
 def test_claim_layer1_attention_depends_on_the_carry_class_layer0_hardly(fast_adder):
     # "Between carry classes, no layer-0 weight of an answer row moves by more than 0.35,
     # most of them far less; in layer 1 some move by more than 0.7" and "L1H1's tens row
@@ -274,6 +288,7 @@ def test_claim_layer1_attention_depends_on_the_carry_class_layer0_hardly(fast_ad
     assert tens_b0["carry into tens"] < 0.2 and tens_b0["cascade"] < 0.2
 
 
+@pytest.mark.slow
 def test_claim_head_ablation(ablation):
     # "Without L1H0 no cascade is right (more than half of the no-carry sums still are);
     # without L0H3 at most one sum is lost; without any other head, more than 1,000"
@@ -288,3 +303,25 @@ def test_claim_head_ablation(ablation):
     for head in ((1, 0), (0, 0)):
         share = {c: n / t for c, (n, t) in ablation[head].items()}
         assert min(share, key=share.get) == "cascade"
+
+
+def test_frontier_functions_refuse_bad_arguments():
+    from chapter3.gpt import GPTDecoder
+
+    model = GPTDecoder(TINY.model)
+    with pytest.raises(TypeError, match="recipe must be a Recipe"):
+        split_equations("fast")
+    with pytest.raises(TypeError, match="model must be a GPTDecoder"):
+        evaluate_all("model", TINY)
+    with pytest.raises(TypeError, match="equations must be a list"):
+        staircase(model, "15+57=072")
+    with pytest.raises(ValueError, match="equations is empty"):
+        correct_by_carry(model, [])
+    with pytest.raises(ValueError, match="is wrong"):
+        staircase(model, ["15+57=073"])
+    with pytest.raises(TypeError, match="layer must be an int"):
+        with head_zeroed(model, 0.0, 0):
+            pass
+    with pytest.raises(ValueError, match="layer must be in 0..0"):
+        with head_zeroed(model, 1, 0):
+            pass

@@ -65,6 +65,7 @@ TRAIN_ADDER = ROOT / "gallery" / "adder" / "plot_train_adder.py"
 OTHERS = [s for s in SCRIPTS if s != TRAIN_ADDER]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", OTHERS, ids=[s.stem for s in OTHERS])
 def test_script_runs_headless(script):
     # The adder scripts use chapter3.adder.trained_adder: the first caller of a build (or of
@@ -73,6 +74,7 @@ def test_script_runs_headless(script):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_train_adder_prints_its_accuracy_and_answers():
     result = run_script(TRAIN_ADDER, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -99,6 +101,7 @@ def test_train_adder_prints_its_accuracy_and_answers():
     assert len(table) == 11 and all(row.split()[3] == "yes" for row in table), table
 
 
+@pytest.mark.slow
 def test_heatmaps_print_the_chapter_weights():
     result = run_script(ROOT / "gallery" / "attention" / "plot_attention_heatmaps.py")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -129,7 +132,13 @@ PAGE = """
 
 
 def fake_gallery(
-    tmp_path, name="plot_a.py", seconds="1.250", alt="A line", image=True, cost=1.25
+    tmp_path,
+    name="plot_a.py",
+    seconds="1.250",
+    alt="A line",
+    image=True,
+    cost=1.25,
+    dark=True,
 ):
     src = tmp_path / "docs"
     examples, gallery = tmp_path / "gallery", src / "auto_gallery"
@@ -140,6 +149,8 @@ def fake_gallery(
     (gallery / f"{stem}.rst").write_text(PAGE.format(alt=alt, seconds=seconds))
     if image:
         (gallery / "images" / "sphx_glr_plot_a_001.png").write_bytes(b"png")
+        if dark:
+            (gallery / "images" / "sphx_glr_plot_a_001_dark.png").write_bytes(b"png")
     if cost is not None:
         (gallery / f"{stem}.cost.json").write_text(f'{{"time": {cost}, "memory": 0}}')
     conf = {
@@ -149,6 +160,7 @@ def fake_gallery(
         "filename_pattern": r"/plot_",
         "ignore_pattern": r"__init__\.py",
         "failing_examples": {},
+        "image_scrapers": ("light_dark.scraper",),
     }
     app = SimpleNamespace(
         srcdir=str(src), config=SimpleNamespace(sphinx_gallery_conf=conf)
@@ -166,7 +178,9 @@ def test_guard_passes_a_script_that_ran(tmp_path):
     [
         ({"seconds": "0.000"}, "records no run time"),
         ({"image": False}, "does not exist"),
-        ({"alt": "plot a"}, "no alt text"),
+        ({"alt": "plot a"}, "no real alt text"),
+        ({"alt": "_images/3f2a9c1be0d47a6e.png"}, "no real alt text"),
+        ({"dark": False}, "has no dark variant"),
         ({"cost": None}, "execution-times page would list it at 0 s"),
         ({"cost": 0.0}, "execution-times page would list it at 0 s"),
         ({"name": "show_a.py"}, "does not match filename_pattern"),
@@ -245,6 +259,7 @@ def sphinx_build(src: Path, *options: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_guard_in_a_real_build(tmp_path):
     src, gallery = tmp_path / "docs", tmp_path / "gallery"
     src.mkdir()

@@ -1,4 +1,4 @@
-"""Seed 000: one attention head trained with MSE and AdamW reproduces the seed's losses."""
+"""One attention head trained with MSE and AdamW reproduces the one-head notebook's losses."""
 
 import pytest
 import torch
@@ -41,7 +41,7 @@ def test_reproduces_seed_000_losses_and_falls_below_0_08():
 def test_unused_layer_matters_only_if_drawn_before_the_used_ones():
     x, target = toy_problem()
     model = SelfAttention(32)
-    _ = nn.Linear(32, 32)  # drawn after the model: as in seed 000
+    _ = nn.Linear(32, 32)  # drawn after the model: as in the notebook
     assert round(train_one_head(model, x, target, epochs=1)[0], 4) == 0.9530
     x, target = toy_problem()
     _ = nn.Linear(32, 32)  # drawn before: the model's initial weights change

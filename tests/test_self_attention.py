@@ -1,4 +1,5 @@
-"""Section 3.4 and seed 004: trainable self-attention reproduces the chapter's numbers."""
+"""Section 3.4 and the notebook whose self-attention returns its weights: trainable
+self-attention reproduces the chapter's numbers."""
 
 import pytest
 import torch

@@ -1,13 +1,14 @@
-"""Seed 001: the word vocabulary (as built there, and corrected), token ids, embeddings."""
+"""The words notebook: the word vocabulary (as built there, and corrected), token ids,
+embeddings."""
 
 import pytest
 import torch
 
-from chapter3.words import PROMPT, build_vocab, embed_tokens, encode, seed_vocab
+from chapter3.words import PROMPT, build_vocab, embed_tokens, encode, notebook_vocab
 
 
-def test_seed_vocab_reproduces_the_seed_and_its_gaps():
-    vocab = seed_vocab()
+def test_notebook_vocab_reproduces_the_notebook_and_its_gaps():
+    vocab = notebook_vocab()
     assert vocab == {
         "hello": 0,
         "i": 2,
@@ -33,7 +34,7 @@ def test_build_vocab_is_contiguous_and_case_insensitive():
 
 
 def test_embeddings_and_context_shapes():
-    ids = encode(PROMPT, seed_vocab())
+    ids = encode(PROMPT, notebook_vocab())
     emb = embed_tokens(ids)
     assert emb.shape == (10, 3) and not emb.requires_grad
     torch.testing.assert_close(
@@ -53,11 +54,11 @@ def test_embeddings_and_context_shapes():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="'Goodbye' is not in the vocabulary"):
-        encode("Goodbye World", seed_vocab())
+        encode("Goodbye World", notebook_vocab())
     with pytest.raises(ValueError, match="at least one word"):
         build_vocab("   ")
     with pytest.raises(TypeError, match="prompt must be a str"):
-        seed_vocab(["Hello"])
+        notebook_vocab(["Hello"])
     with pytest.raises(ValueError, match=r"must lie in \[0, 5\)"):
         embed_tokens(torch.tensor([0, 7]), vocab_size=5)
     with pytest.raises(TypeError, match="integer"):

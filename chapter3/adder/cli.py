@@ -1,4 +1,9 @@
-"""The command line: ``python -m chapter3.adder train|evaluate|ask``."""
+"""The command line: ``python -m chapter3.adder train|evaluate|ask``.
+
+Bad input is answered with one line on stderr and exit status 2, never a traceback: a bad
+option or count, a question that is not ``a+b=``, an unusable checkpoint, an ``--out`` that
+cannot be written (checked before training starts).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 
 from chapter3.adder.checkpoints import (
     DEFAULT_CHECKPOINT,
+    check_checkpoint_path,
     load_checkpoint,
     save_checkpoint,
 )
@@ -19,8 +25,32 @@ from chapter3.adder.vocab import parse_question
 
 
 # --- the command line ------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr (no usage block), status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m chapter3.adder",
         description="Train, evaluate and query the GPT decoder that adds two 2-digit numbers.",
     )
@@ -36,7 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_train.add_argument(
         "--epochs",
-        type=int,
+        type=_count(1),
         default=None,
         help="number of epochs (default: the recipe's)",
     )
@@ -48,7 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_train.add_argument(
         "--seed",
-        type=int,
+        type=_count(0),
         default=None,
         help="initialisation seed of the weights and the shuffling (default: the recipe's)",
     )
@@ -72,7 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_eval.add_argument(
         "--show-wrong",
-        type=int,
+        type=_count(0),
         default=10,
         metavar="N",
         help="list at most N wrong answers (default: 10)",
@@ -80,7 +110,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p_ask = sub.add_parser("ask", help='complete a question such as "15+57="')
     p_ask.add_argument(
-        "question", help='a question of the form "a+b=" with 1- or 2-digit a, b'
+        "question",
+        nargs="?",  # a question such as "-5+3=" looks like an option: see main
+        help='a question of the form "a+b=" with 1- or 2-digit a, b',
     )
     p_ask.add_argument(
         "--checkpoint",
@@ -94,12 +126,17 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m chapter3.adder``; returns the exit status."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "ask" and args.question is None and len(extra) == 1:
+        args.question, extra = extra[0], []  # "-5+3=": a question, not an option
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "ask" and args.question is None:
+        parser.error("ask needs a question such as '15+57='")
 
     try:
         if args.command == "train":
-            if args.epochs is not None and args.epochs < 1:
-                parser.error(f"--epochs must be a positive integer, got {args.epochs}")
+            check_checkpoint_path(args.out, "--out")  # before training, not after
             recipe = get_recipe(args.recipe)
             if args.seed is not None:
                 recipe = replace(recipe, init_seed=args.seed)
@@ -141,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             parse_question(args.question)  # a bad question fails before any loading
             model, _ = load_checkpoint(args.checkpoint)
             print(what_is(args.question, model))
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as error:
+        message = " ".join(str(error).split())  # one line
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return 0

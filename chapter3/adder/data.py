@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, random_split
 
-from chapter3._checks import check_positive_int
+from chapter3._checks import check_int, check_non_negative_int, check_positive_int
 from chapter3.adder.vocab import EQUAL, PAD, decode, encode_equation, equation_to_string
 from chapter3.masks import padding_attend_mask
 
@@ -17,18 +19,18 @@ from chapter3.masks import padding_attend_mask
 def create_add_dataset(
     num_digits: int = 2, size: int = 10_000, seed: int = 1337
 ) -> tuple[list[torch.Tensor], list[str]]:
-    """``size`` random equations, drawn as seed 003 draws them (with replacement).
+    """``size`` random equations, drawn as the adder notebook draws them (with replacement).
 
     One ``torch.Generator`` seeded with ``seed`` draws ``a`` then ``b`` for each equation, so
-    the list is the seed's, equation for equation. Returns (token tensors, strings).
+    the list is the notebook's, equation for equation. Returns (token tensors, strings).
 
     >>> from chapter3.adder import create_add_dataset
     >>> create_add_dataset(2, 4)[1]
     ['15+57=072', '92+00=092', '95+53=148', '15+10=025']
     """
-    check_positive_int(num_digits, "num_digits")
+    _check_num_digits(num_digits)
     check_positive_int(size, "size")
-    rng = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(check_int(seed, "seed"))
     high = 10**num_digits
     strings = []
     for _ in range(size):
@@ -36,6 +38,14 @@ def create_add_dataset(
         b = torch.randint(0, high, (1,), generator=rng).item()
         strings.append(equation_to_string(a, b, num_digits))
     return [encode_equation(s) for s in strings], strings
+
+
+def _check_num_digits(num_digits) -> int:
+    """1 to 4 digits: 5 would mean 10^10 equations, more than fits in memory."""
+    num_digits = check_positive_int(num_digits, "num_digits")
+    if num_digits > 4:
+        raise ValueError(f"num_digits must be 1 to 4, got {num_digits}")
+    return num_digits
 
 
 def all_equations(num_digits: int = 2) -> list[str]:
@@ -46,6 +56,7 @@ def all_equations(num_digits: int = 2) -> list[str]:
     >>> len(eqs), eqs[0], eqs[-1]
     (10000, '00+00=000', '99+99=198')
     """
+    _check_num_digits(num_digits)
     high = 10**num_digits
     return [
         equation_to_string(a, b, num_digits) for a in range(high) for b in range(high)
@@ -68,7 +79,7 @@ class EquationDataset(Dataset):
 class PadCollate:
     """Stack a list of 1-D token tensors into (B, L), padding with ``pad_id`` if lengths differ.
 
-    A class instead of the seed's lambda, so that a ``DataLoader`` with worker processes can
+    A class instead of the notebook's lambda, so that a ``DataLoader`` with worker processes can
     pickle it. With zero-padded equations every sample has the same length anyway.
 
     >>> import torch
@@ -79,7 +90,7 @@ class PadCollate:
     """
 
     def __init__(self, pad_id: int = PAD) -> None:
-        self.pad_id = pad_id
+        self.pad_id = check_int(pad_id, "pad_id")
 
     def __call__(self, batch: list[torch.Tensor]) -> torch.Tensor:
         return torch.nn.utils.rnn.pad_sequence(
@@ -100,23 +111,33 @@ class AdderLoaders:
 
 
 def split_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
-    """Train/val/test sizes as seed 003 rounds them (test takes the remainder).
+    """Train/val/test sizes as the adder notebook rounds them (test takes the remainder).
 
     >>> from chapter3.adder import split_sizes
     >>> split_sizes(10_000, (0.7, 0.2, 0.1))
     (7000, 2000, 1000)
     """
-    if (
-        len(fractions) != 3
-        or any(f < 0 for f in fractions)
-        or abs(sum(fractions) - 1) > 1e-6
-    ):
-        raise ValueError(
-            f"fractions must be three non-negative numbers summing to 1, got {fractions}"
-        )
+    n = check_non_negative_int(n, "n")
+    _check_fractions(fractions)
     train = round(n * fractions[0])
     val = round(n * fractions[1])
     return train, val, n - train - val
+
+
+def _check_fractions(fractions) -> None:
+    message = (
+        f"fractions must be three non-negative numbers summing to 1, got {fractions!r}"
+    )
+    if not isinstance(fractions, (tuple, list)) or len(fractions) != 3:
+        raise ValueError(message)
+    if not all(
+        isinstance(f, numbers.Real) and not isinstance(f, bool) for f in fractions
+    ):
+        raise TypeError(message)
+    if not all(math.isfinite(f) and f >= 0 for f in fractions):
+        raise ValueError(message)
+    if abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(message)
 
 
 def make_loaders(
@@ -126,7 +147,7 @@ def make_loaders(
     split_seed: int = 1992,
 ) -> AdderLoaders:
     """Split ``dataset`` with ``random_split`` (a generator seeded with ``split_seed``) and wrap
-    each part in a ``DataLoader``. This is seed 003's ``DataLoaders.split_data``.
+    each part in a ``DataLoader``. This is the adder notebook's ``DataLoaders.split_data``.
     """
     check_positive_int(batch_size, "batch_size")
     sizes = split_sizes(len(dataset), fractions)
@@ -150,7 +171,7 @@ def disjoint_split(
     seed: int = 1992,
 ) -> tuple[list[str], list[str], list[str]]:
     """Shuffle every possible equation once and cut it into train/val/test: no string is in
-    two splits (unlike seed 003, which samples with replacement and then splits).
+    two splits (unlike the adder notebook, which samples with replacement and then splits).
 
     >>> from chapter3.adder import disjoint_split
     >>> train, val, test = disjoint_split()
@@ -158,15 +179,22 @@ def disjoint_split(
     (8000, 1000, 1000, 0)
     """
     equations = all_equations(num_digits)
+    if not isinstance(sizes, (tuple, list)) or len(sizes) != 3:
+        raise ValueError(
+            f"sizes must be three split sizes (train, val, test), got {sizes!r}"
+        )
+    for name, size in zip(("train", "val", "test"), sizes, strict=True):
+        check_non_negative_int(size, f"sizes ({name})")
     if sum(sizes) > len(equations):
         raise ValueError(
             f"sizes {sizes} ask for more than the {len(equations)} possible equations"
         )
+    seed = check_int(seed, "seed")
     order = torch.randperm(
         len(equations), generator=torch.Generator().manual_seed(seed)
     ).tolist()
     shuffled = [equations[i] for i in order]
-    n_train, n_val, n_test = sizes
+    n_train, n_val, n_test = (int(size) for size in sizes)
     return (
         shuffled[:n_train],
         shuffled[n_train : n_train + n_val],

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from chapter3._checks import check_bool, check_decoder_model, check_positive_int
 from chapter3.adder.data import split_strings
 from chapter3.adder.vocab import (
     EOS,
@@ -23,6 +24,7 @@ from chapter3.adder.vocab import (
     PAD,
     decode,
     encode_equation,
+    parse_equation,
     parse_question,
 )
 from chapter3.kv_cache import KVCache, forward_cached
@@ -45,6 +47,51 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _check_prompts(model: nn.Module, prompts, max_new_tokens) -> torch.Tensor:
+    """Check the arguments of :func:`greedy_decode`; return the number of leading <pad> per row."""
+    check_decoder_model(model)
+    if not isinstance(prompts, torch.Tensor):
+        raise TypeError(
+            f"prompts must be a (B, T) tensor of token ids, got {type(prompts).__name__}"
+        )
+    if (
+        prompts.is_floating_point()
+        or prompts.is_complex()
+        or prompts.dtype == torch.bool
+    ):
+        raise TypeError(
+            f"prompts must hold integer token ids (torch.long), got dtype {prompts.dtype}"
+        )
+    if prompts.dim() != 2 or prompts.numel() == 0:
+        raise ValueError(
+            f"prompts must be a non-empty (B, T) batch of ids, got shape {tuple(prompts.shape)}"
+        )
+    max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens")
+    vocab_size, max_seq_len = model.config.vocab_size, model.config.max_seq_len
+    if int(prompts.min()) < 0 or int(prompts.max()) >= vocab_size:
+        raise ValueError(
+            f"prompt token ids must lie in 0..{vocab_size - 1}, got values in "
+            f"{int(prompts.min())}..{int(prompts.max())}"
+        )
+    # leading[b]: how many <pad> open row b (left padding, stripped before decoding)
+    leading = (prompts != PAD).long().cumsum(dim=1).eq(0).sum(dim=1)  # (B,)
+    if bool((leading == prompts.size(1)).any()):
+        row = int((leading == prompts.size(1)).nonzero()[0])
+        raise ValueError(
+            f"prompts row {row} is all <pad>: there is nothing to complete"
+        )
+    longest = prompts.size(1) - int(
+        leading.min()
+    )  # the longest prompt without its padding
+    if longest + max_new_tokens - 1 > max_seq_len:
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} after a prompt of {longest} tokens needs "
+            f"{longest + max_new_tokens - 1} positions, but the model has max_seq_len="
+            f"{max_seq_len}"
+        )
+    return leading
+
+
 def greedy_decode(
     model: nn.Module,
     prompts: torch.Tensor,
@@ -55,16 +102,46 @@ def greedy_decode(
 
     All rows are decoded together; a row that has produced ``<EOS>`` gets ``<pad>`` from then
     on, and the loop stops early once every row has finished. Returns (B, T + k), k ≤
-    ``max_new_tokens``. With ``use_cache`` (and a model that offers ``forward_cached``) the
+    ``max_new_tokens``. With ``use_cache`` (:func:`chapter3.kv_cache.forward_cached`) the
     prompt positions that rows share are computed once (:func:`prefill_shared_prefixes`), the
     rest of each prompt once per row, and each later step runs the model on the new token only
-    (see :class:`chapter3.gpt.KVCache`); without it, each step reruns the whole sequence.
+    (see :class:`chapter3.kv_cache.KVCache`); without it, each step reruns the whole sequence.
+
+    Prompts of different lengths may be left-padded with ``<pad>``: the padding is stripped
+    before decoding (rows with the same amount of it are decoded together), so that the real
+    tokens sit at the positions they had in training, and a left-padded prompt gets exactly the
+    answer of the unpadded one. The padding is kept in the returned rows.
     """
-    if prompts.dim() != 2:
-        raise ValueError(
-            f"prompts must be a (B, T) batch of ids, got shape {tuple(prompts.shape)}"
-        )
+    leading = _check_prompts(model, prompts, max_new_tokens)
+    check_bool(use_cache, "use_cache")
     x = prompts.long().to(_device(model))
+    if not bool(leading.any()):
+        return greedy_decode_aligned(model, x, max_new_tokens, use_cache)
+    groups = {
+        pad: (leading == pad).nonzero().flatten() for pad in leading.unique().tolist()
+    }
+    outputs = {
+        pad: greedy_decode_aligned(
+            model, x[rows.to(x.device), pad:], max_new_tokens, use_cache
+        )
+        for pad, rows in groups.items()
+    }
+    width = max(pad + out.size(1) for pad, out in outputs.items())  # T + k
+    result = torch.full((x.size(0), width), PAD, dtype=torch.long, device=x.device)
+    for pad, rows in groups.items():
+        out = outputs[pad]
+        result[rows.to(x.device), pad : pad + out.size(1)] = out
+    return result
+
+
+def greedy_decode_aligned(
+    model: nn.Module, x: torch.Tensor, max_new_tokens: int, use_cache: bool
+) -> torch.Tensor:
+    """The loop of :func:`greedy_decode`, for prompts ``x`` (B, T) with no left padding.
+
+    ``x`` must already be on the model's device; :func:`greedy_decode` checks its arguments,
+    strips left padding and then calls this.
+    """
     finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
     cache, new = None, x
     # inference_mode: like no_grad, and tensors skip autograd's version counting as well
@@ -72,13 +149,13 @@ def greedy_decode(
         if (
             use_cache
         ):  # prefixes that rows share are computed once, then the rest per row
-            # room for every position the model will see (the last new token is never fed in)
+            # room for every position the model sees (the last new token never goes in)
             max_len = x.size(1) + max_new_tokens - 1
             cache, shared = prefill_shared_prefixes(model, x, max_len)
             new = x[:, shared:]  # (B, T - shared)
         for _ in range(max_new_tokens):
-            # Same masks as the one-at-a-time loop: padding (should the model ever emit <pad>)
-            # and the causal mask, which the model builds when none is given.
+            # Same masks as the one-by-one loop: padding (should the model emit <pad>)
+            # and the causal mask (inside every attention module).
             if cache is None:
                 logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
             else:  # the new tokens only, and logits for the last position only
@@ -171,8 +248,14 @@ def complete_one(
     model: nn.Module, prompt: torch.Tensor, max_new_tokens: int = 4
 ) -> torch.Tensor:
     """The adder notebook's ``compute_sum``: complete one (1, T) prompt, one token per
-    forward pass (the slow reference for :func:`greedy_decode`)."""
-    x = prompt.long().view(1, -1).to(_device(model))
+    forward pass (the slow reference for :func:`greedy_decode`). Left padding is stripped
+    first, as :func:`greedy_decode` does, and is not part of the result."""
+    if not isinstance(prompt, torch.Tensor):
+        raise TypeError(
+            f"prompt must be a tensor of token ids, got {type(prompt).__name__}"
+        )
+    leading = _check_prompts(model, prompt.reshape(1, -1), max_new_tokens)
+    x = prompt.long().view(1, -1)[:, int(leading[0]) :].to(_device(model))
     with _eval_mode(model):
         for _ in range(max_new_tokens):
             logits = model(x, padding_attend_mask(x, PAD))  # (1, t, V)
@@ -184,13 +267,35 @@ def complete_one(
 
 
 def _as_strings(equations) -> list[str]:
+    """The equations as strings, each checked by :func:`parse_equation`, all of one length."""
     if isinstance(equations, str):
         raise TypeError(
             "equations must be a list of equation strings or a data split, not a str"
         )
-    if isinstance(equations, list) and all(isinstance(e, str) for e in equations):
-        return list(equations)
-    return split_strings(equations)
+    if isinstance(equations, (list, tuple)) and all(
+        isinstance(e, str) for e in equations
+    ):
+        strings = list(equations)
+    elif isinstance(equations, (list, tuple)):
+        bad = next(e for e in equations if not isinstance(e, str))
+        raise TypeError(
+            "equations must be a list of equation strings like '15+57=072' or a data split, "
+            f"got an element {bad!r}"
+        )
+    else:
+        strings = split_strings(equations)
+    if not strings:
+        raise ValueError("equations is empty: nothing to evaluate")
+    digits = [parse_equation(e)[2] for e in strings]
+    odd = next(
+        (e for e, n in zip(strings, digits, strict=True) if n != digits[0]), None
+    )
+    if odd is not None:
+        raise ValueError(
+            "equations must all have operands of the same number of digits: "
+            f"{strings[0]!r} has {digits[0]}, {odd!r} does not"
+        )
+    return strings
 
 
 @dataclass
@@ -230,11 +335,20 @@ def evaluate(model: nn.Module, equations, use_cache: bool = True) -> EvalResult:
     """Batched greedy decoding of every question, then exact match with the true equation.
 
     ``equations`` is a list of strings like ``"15+57=072"`` or a data split. A prediction is
-    right only if every answer digit and the final ``<EOS>`` are right.
+    right only if every answer digit and the final ``<EOS>`` are right. Every equation must be
+    well formed and true (:func:`chapter3.adder.vocab.parse_equation`): a malformed one, such
+    as the question ``"15+57="``, is refused rather than scored as a wrong answer.
     """
     equations = _as_strings(equations)
-    if not equations:
-        raise ValueError("equations is empty: nothing to evaluate")
+    check_bool(use_cache, "use_cache")
+    return _evaluate_strings(model, equations, use_cache)
+
+
+def _evaluate_strings(
+    model: nn.Module, equations: list[str], use_cache: bool = True
+) -> EvalResult:
+    """:func:`evaluate` without the checks: also for answers written in another order
+    (the reversed-answer recipe's ``"15+57=270"``), which :func:`evaluate` refuses."""
     prompts, full = _prompts_and_answers(equations)
     start = time.perf_counter()
     predicted = greedy_decode(model, prompts, full.size(1) - prompts.size(1), use_cache)
@@ -244,7 +358,7 @@ def evaluate(model: nn.Module, equations, use_cache: bool = True) -> EvalResult:
 
 
 def evaluate_one_by_one(model: nn.Module, equations) -> EvalResult:
-    """The same evaluation with seed 003's per-equation loop (the slow reference)."""
+    """The same evaluation with the adder notebook's per-equation loop (the slow reference)."""
     equations = _as_strings(equations)
     prompts, full = _prompts_and_answers(equations)
     start = time.perf_counter()
@@ -262,14 +376,24 @@ def what_is(question: str, model: nn.Module) -> str:
     """Ask ``model`` for a sum: ``what_is("15+57=", model)`` → ``"15+57=072"``.
 
     The question must look like ``a+b=`` with one- or two-digit numbers (they are zero-padded
-    before the model sees them). A trained model comes from
+    before the model sees them; only the ASCII digits 0-9 are accepted). A model that does not
+    answer with three digits and ``<EOS>`` (an untrained one, say) gets a ``ValueError``
+    instead of a malformed answer. A trained model comes from
     :func:`chapter3.adder.trained_adder` or :func:`chapter3.adder.load_checkpoint`.
     """
     padded = parse_question(question)
+    check_decoder_model(model)
     prompt = encode_equation(padded)[:-1]  # drop <EOS>: <BOS> a + b =
     out = greedy_decode(model, prompt[None, :], max_new_tokens=4)[0]
-    answer = decode(out)[len(padded) :]
-    return question.strip() + answer
+    said = out[
+        prompt.numel() :
+    ].tolist()  # three digits and <EOS>, if the model can add
+    if len(said) != 4 or said[-1] != EOS or any(t > 9 for t in said[:-1]):
+        raise ValueError(
+            f"the model did not answer {question.strip()!r} with three digits and <EOS>: it "
+            f"said {decode(said)!r} (token ids {said}); is it a trained adder?"
+        )
+    return question.strip() + decode(said)
 
 
 def benchmark_decoding(model: nn.Module, equations, repeats: int = 3) -> dict:

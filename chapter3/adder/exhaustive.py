@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from chapter3._checks import check_decoder_model, check_recipe
 from chapter3.adder.data import (
     all_equations,
     construct_batches,
@@ -24,7 +25,7 @@ from chapter3.adder.data import (
     reverse_answer,
     split_sizes,
 )
-from chapter3.adder.decoding import evaluate
+from chapter3.adder.decoding import _evaluate_strings, evaluate
 from chapter3.adder.vocab import PAD
 
 PARTS = ("train", "val", "test", "unused")
@@ -41,6 +42,7 @@ def split_equations(recipe) -> dict[str, list[str]]:
     >>> {part: len(eqs) for part, eqs in split_equations(FAST_RECIPE).items()}
     {'train': 5000, 'val': 2500, 'test': 2500}
     """
+    check_recipe(recipe)
     if recipe.data == "disjoint":
         train, val, test = disjoint_split(2, recipe.disjoint_sizes, recipe.split_seed)
         return {"train": train, "val": val, "test": test}
@@ -107,12 +109,18 @@ def evaluate_all(model: nn.Module, recipe) -> ExhaustiveResult:
     and in which format the model writes its answer (``recipe.reverse_answer``); the wrong
     answers are listed in the ordinary format, most significant digit first.
     """
-    labels = part_of_each_sum(recipe)
+    check_decoder_model(model)
+    labels = part_of_each_sum(recipe)  # checks the recipe
     equations = list(labels)
     shown = (
         [reverse_answer(e) for e in equations] if recipe.reverse_answer else equations
     )
-    result = evaluate(model, shown)
+    # reversed answers ("15+57=270") are not true equations: evaluate would refuse them
+    result = (
+        _evaluate_strings(model, shown)
+        if recipe.reverse_answer
+        else evaluate(model, shown)
+    )
     wrong_set = {expected for expected, _ in result.wrong}
     parts = {}
     for part in PARTS:
@@ -146,6 +154,7 @@ def answer_correct(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     decoding gets the whole answer right (up to float rounding between the two code paths:
     the decoder uses a key/value cache). :func:`evaluate_all` decodes for real.
     """
+    check_decoder_model(model)
     was_training = model.training
     model.eval()
     try:

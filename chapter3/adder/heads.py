@@ -15,10 +15,15 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from chapter3._checks import (
+    check_decoder_model,
+    check_equation_list,
+    check_int,
+)
 from chapter3.adder.carries import CARRY_CLASSES, carry_class_of_equation
 from chapter3.adder.data import all_equations, construct_batches
 from chapter3.adder.decoding import evaluate
-from chapter3.adder.vocab import encode_equation
+from chapter3.adder.vocab import encode_equation, parse_equation
 from chapter3.gpt import attention_maps
 
 ANSWER_ROWS = {6: "hundreds", 7: "tens", 8: "ones"}
@@ -26,6 +31,17 @@ ANSWER_ROWS = {6: "hundreds", 7: "tens", 8: "ones"}
 
 OPERAND_DIGITS = {"a1": 1, "a0": 2, "b1": 4, "b0": 5}
 """Operand digit -> its position in the input (tens digit ``a1``, ones digit ``a0``, ...)."""
+
+
+def _equations(model, equations) -> list[str]:
+    """Check ``model`` and ``equations`` (default: all 10,000 sums); return the list."""
+    check_decoder_model(model)
+    if equations is None:
+        return all_equations(2)
+    equations = check_equation_list(equations)
+    for equation in equations:
+        parse_equation(equation)  # a malformed or wrong equation fails here, by name
+    return equations
 
 
 def _batch(equations: list[str]):
@@ -42,7 +58,7 @@ def attention_by_carry(
     *i* reads key *j*, averaged over the sums of that class (all 10,000 by default). The order
     of the classes is :data:`chapter3.adder.carries.CARRY_CLASSES`.
     """
-    equations = all_equations(2) if equations is None else list(equations)
+    equations = _equations(model, equations)
     batch = _batch(equations)
     model.eval()
     _, maps = attention_maps(model, batch.input, batch.padding_mask)
@@ -66,7 +82,7 @@ def staircase(model: nn.Module, equations: list[str] | None = None) -> torch.Ten
     from ``a0, b0``, the hundreds digit all four: a staircase, if the heads follow the
     arithmetic.
     """
-    equations = all_equations(2) if equations is None else list(equations)
+    equations = _equations(model, equations)
     batch = _batch(equations)
     model.eval()
     _, maps = attention_maps(model, batch.input, batch.padding_mask)
@@ -85,6 +101,12 @@ def head_zeroed(model: nn.Module, layer: int, head: int):
     (with or without the key/value cache) goes through the same ``out_proj``, so it sees the
     ablated model too.
     """
+    check_decoder_model(model)
+    layer, head = check_int(layer, "layer"), check_int(head, "head")
+    if not 0 <= layer < len(model.decoder_blocks):
+        raise ValueError(
+            f"layer must be in 0..{len(model.decoder_blocks) - 1}, got {layer}"
+        )
     attention = model.decoder_blocks[layer].masked_self_attention
     if not 0 <= head < attention.num_heads:
         raise ValueError(f"head must be in 0..{attention.num_heads - 1}, got {head}")
@@ -105,7 +127,7 @@ def head_zeroed(model: nn.Module, layer: int, head: int):
 def correct_by_carry(model: nn.Module, equations: list[str] | None = None) -> dict:
     """Exact-match counts per carry class, ``class -> (correct, total)`` (all sums by default),
     from one batched greedy decoding."""
-    equations = all_equations(2) if equations is None else list(equations)
+    equations = _equations(model, equations)
     wrong = {expected for expected, _ in evaluate(model, equations).wrong}
     counts = {name: [0, 0] for name in CARRY_CLASSES}
     for equation in equations:
@@ -121,7 +143,7 @@ def head_ablation(model: nn.Module, equations: list[str] | None = None) -> dict:
     Returns ``(layer, head) -> {class: (correct, total)}`` for every head of every layer, plus
     ``None -> ...`` for the intact model.
     """
-    equations = all_equations(2) if equations is None else list(equations)
+    equations = _equations(model, equations)
     model.eval()
     result = {None: correct_by_carry(model, equations)}
     for layer, block in enumerate(model.decoder_blocks):

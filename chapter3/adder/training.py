@@ -1,4 +1,5 @@
-"""Training the adder: the seed's recipe, a fast recipe, the loss, the Noam schedule.
+"""Training the adder: the adder notebook's original recipe, a fast recipe, the loss,
+the Noam schedule.
 
 A :class:`Recipe` holds every choice of a run (data, model size, optimiser, schedule, epochs);
 :func:`train` runs it and returns the model and a :class:`History` with one entry per epoch.
@@ -61,7 +62,7 @@ class Recipe:
     lr: float = 0.2  # Adam's base lr; the schedule multiplies it
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-9
-    schedule: str = "noam"  # "noam" (seed 003) or "warmup_linear"
+    schedule: str = "noam"  # "noam" (the adder notebook) or "warmup_linear"
     warmup_epochs: float = 3.0
     grad_clip: float = 1.0
     init_seed: int = 42  # seeds the weights and the shuffling
@@ -86,7 +87,8 @@ class Recipe:
 
 
 ORIGINAL_RECIPE = Recipe(name="original")
-"""Seed 003 as it is: 270,226 parameters, Adam(lr=0.2) × Noam (warm-up 3 epochs), 30 epochs."""
+"""The adder notebook's recipe as it is: 270,226 parameters, Adam(lr=0.2) × Noam
+(warm-up 3 epochs), 30 epochs."""
 
 FAST_RECIPE = Recipe(
     name="fast",
@@ -127,7 +129,7 @@ class NoamSchedule:
 
     factor(step) = d_model^-0.5 · min((step+1)^-0.5, (step+1) · warmup^-1.5): a linear rise
     for ``warmup_steps`` steps, then a decay like 1/√step. ``LambdaLR`` multiplies Adam's base
-    lr by it, so with the seed's lr=0.2 and d_model=128 the peak is about 0.0019.
+    lr by it, so with the original recipe's lr=0.2 and d_model=128 the peak is about 0.0019.
 
     >>> from chapter3.adder.training import NoamSchedule
     >>> f = NoamSchedule(d_model=128, warmup_steps=84)
@@ -347,7 +349,8 @@ def train_epoch(
 
 @torch.no_grad()
 def validate(model, loader) -> float:
-    """Mean loss over ``loader`` with dropout off (the mean of batch means, as the seed does)."""
+    """Mean loss over ``loader`` with dropout off (the mean of batch means, as the
+    notebook does)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

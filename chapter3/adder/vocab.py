@@ -12,7 +12,7 @@ import re
 
 import torch
 
-from chapter3._checks import check_positive_int
+from chapter3._checks import check_int, check_non_negative_int, check_positive_int
 
 # --- the vocabulary (ids as in the adder notebook) ---------------------------------
 PLUS = 10
@@ -57,6 +57,10 @@ def pad_number(num: int, length: int) -> str:
     >>> pad_number(6, 2), pad_number(96, 3)
     ('06', '096')
     """
+    num, length = (
+        check_non_negative_int(num, "num"),
+        check_positive_int(length, "length"),
+    )
     return str(num).zfill(length)
 
 
@@ -67,6 +71,13 @@ def equation_to_string(a: int, b: int, num_digits: int = 2) -> str:
     >>> equation_to_string(6, 90)
     '06+90=096'
     """
+    num_digits = check_positive_int(num_digits, "num_digits")
+    for name, value in (("a", a), ("b", b)):
+        if not 0 <= check_int(value, name) < 10**num_digits:
+            raise ValueError(
+                f"{name} must be an int from 0 to {10**num_digits - 1} "
+                f"(num_digits={num_digits}), got {value!r}"
+            )
     a_str, b_str = pad_number(a, num_digits), pad_number(b, num_digits)
     return f"{a_str}+{b_str}={pad_number(a + b, num_digits + 1)}"
 
@@ -77,11 +88,17 @@ def encode(text: str) -> list[int]:
     >>> from chapter3.adder import encode
     >>> encode("15+57=")
     [1, 5, 10, 5, 7, 13]
+
+    Only the ASCII digits 0-9 are tokens: other Unicode digits (``"٣"``, ``"３"``) are refused
+    here, by :func:`parse_question` and so by ``what_is``.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str like '15+57=', got {type(text).__name__}")
     unknown = sorted({ch for ch in text if ch not in TOKEN_TO_INDEX})
     if unknown:
         raise ValueError(
-            f"characters {unknown} are not in the vocabulary (digits and + * - =)"
+            f"characters {unknown} of text {text!r} are not in the vocabulary "
+            "(the ASCII digits 0-9 and + * - =)"
         )
     return [TOKEN_TO_INDEX[ch] for ch in text]
 
@@ -104,6 +121,11 @@ def decode(ids) -> str:
     '15+57=072'
     """
     if isinstance(ids, torch.Tensor):
+        if ids.dim() != 1 or ids.is_floating_point():
+            raise ValueError(
+                f"ids must be a 1-D tensor of integer token ids, got shape "
+                f"{tuple(ids.shape)} and dtype {ids.dtype}"
+            )
         ids = ids.tolist()
     skip = {BOS, EOS, PAD}
     return "".join(INDEX_TO_TOKEN.get(i, "??") for i in ids if i not in skip)
@@ -124,13 +146,58 @@ def parse_question(question: str, num_digits: int = 2) -> str:
         raise TypeError(
             f"question must be a str like '15+57=', got {type(question).__name__}"
         )
+    num_digits = check_positive_int(num_digits, "num_digits")
     match = re.fullmatch(
-        rf"(\d{{1,{num_digits}}})\+(\d{{1,{num_digits}}})=", question.strip()
+        rf"([0-9]{{1,{num_digits}}})\+([0-9]{{1,{num_digits}}})=", question.strip()
     )
     if match is None:
         raise ValueError(
             f"expected a question of the form 'a+b=' with a and b of 1 to {num_digits} digits "
-            f"(e.g. '15+57='), got {question!r}"
+            f"(e.g. '15+57='), got {question!r}{_why_not(question, num_digits)}"
         )
     a, b = (int(g) for g in match.groups())
     return f"{pad_number(a, num_digits)}+{pad_number(b, num_digits)}="
+
+
+def _why_not(question: str, num_digits: int) -> str:
+    """The reason a near-miss question is refused, for the error message."""
+    negative = re.search(r"-[0-9]+", question)
+    if negative:
+        return (
+            f": {negative.group()!r} is not a 1- to {num_digits}-digit operand, the adder adds "
+            f"numbers from 0 to {10**num_digits - 1}"
+        )
+    if any(ch.isdigit() and ch not in "0123456789" for ch in question):
+        return ": only the ASCII digits 0-9 are tokens"
+    return ""
+
+
+def parse_equation(equation: str) -> tuple[int, int, int]:
+    """Check a whole equation such as ``"06+90=096"``; return ``(a, b, num_digits)``.
+
+    Both operands have ``num_digits`` digits, the sum ``num_digits + 1`` (zero-padded, as
+    :func:`equation_to_string` writes them), and the sum is right.
+
+    >>> from chapter3.adder.vocab import parse_equation
+    >>> parse_equation("06+90=096")
+    (6, 90, 2)
+    >>> parse_equation("15+57=")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: expected an equation like '15+57=072' ..., got '15+57='
+    """
+    if not isinstance(equation, str):
+        raise TypeError(
+            f"equation must be a str like '15+57=072', got {type(equation).__name__}"
+        )
+    match = re.fullmatch(r"([0-9]+)\+([0-9]+)=([0-9]+)", equation)
+    n = len(match.group(1)) if match else 0
+    if match is None or len(match.group(2)) != n or len(match.group(3)) != n + 1:
+        raise ValueError(
+            "expected an equation like '15+57=072' (operands of the same number of digits, "
+            f"a sum one digit longer), got {equation!r}"
+        )
+    a, b, c = (int(g) for g in match.groups())
+    if a + b != c:
+        raise ValueError(f"equation {equation!r} is wrong: {a} + {b} = {a + b}")
+    return a, b, n

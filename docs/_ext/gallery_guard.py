@@ -13,7 +13,9 @@ after its handler) and, when ``plot_gallery`` is on, checks every script of ever
 1. it matches ``filename_pattern`` (otherwise sphinx-gallery never executes it);
 2. its page exists and records a run time above zero;
 3. every figure its page shows exists on disk, with real alt text (sphinx-gallery builds it from
-   the figure's suptitle and axes titles; a figure without titles gets its file name);
+   the figure's suptitle and axes titles; a figure without titles gets its file name, which
+   is refused, as is anything that looks like a file name, a path or a hash), and with the
+   dark variant that ``light_dark`` writes beside it;
 4. its row on the execution-times page (the ``.cost.json`` cache) is above zero.
 
 A script skipped because its MD5 is unchanged passes: its page, figures and cost are those of
@@ -28,6 +30,7 @@ import json
 import re
 from pathlib import Path
 
+from light_dark import dark_variants_missing
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
@@ -47,6 +50,44 @@ def fallback_alt(image: str) -> str:
     'plot masks'
     """
     return re.sub(r"[-,_]", " ", Path(image).stem[len("sphx_glr_") : -len("_002")])
+
+
+_HASHLIKE = re.compile(r"\b[0-9a-f]{12,}\b", re.IGNORECASE)
+_FILELIKE = re.compile(r"\S+\.(png|jpe?g|svg|gif|webp)\b|sphx_glr_", re.IGNORECASE)
+
+
+def alt_problem(image: str, alt: str) -> str | None:
+    """Why ``alt`` is not real alt text for ``image`` (None when it is).
+
+    Alt text must say what the figure shows: not empty, not the file name sphinx-gallery
+    falls back to, and nothing that looks like an image file name or a hash.
+
+    >>> alt_problem("/i/sphx_glr_plot_masks_001.png", "Masks of a padded batch")
+    >>> alt_problem("/i/sphx_glr_plot_masks_001.png", "plot masks")
+    'it is the file name'
+    >>> alt_problem("/i/x.png", "_images/3f2a9c1be0d47a6e.png")
+    'it looks like a file name or a hash'
+    >>> alt_problem("/i/x.png", "Weights: softmax(q · k / √2)")
+    """
+    alt = alt.strip()
+    if not alt:
+        return "it is empty"
+    if alt == fallback_alt(image):
+        return "it is the file name"
+    if _HASHLIKE.search(alt) or _FILELIKE.search(alt):
+        return "it looks like a file name or a hash"
+    return None
+
+
+def _light_dark(gallery_conf) -> bool:
+    """Whether the gallery saves dark variants (``light_dark.scraper`` is configured)."""
+    scrapers = gallery_conf.get("image_scrapers", ())
+    return any(
+        (s if isinstance(s, str) else getattr(s, "__module__", "")).startswith(
+            "light_dark"
+        )
+        for s in scrapers
+    )
 
 
 def _pairs(app, gallery_conf):
@@ -100,11 +141,20 @@ def check_script(
         if not path.is_file():
             problems.append(f"{name}: its page shows {image}, which does not exist")
     for image, alt in _FIGURE.findall(text):
-        if alt.strip() in ("", fallback_alt(image)):
+        why = alt_problem(image, alt)
+        if why is not None:
             problems.append(
-                f"{name}: {Path(image).name} has no alt text; give the figure a suptitle or "
-                "axes titles"
+                f"{name}: {Path(image).name} has no real alt text ({why}); give the figure "
+                "a suptitle or axes titles that say what it shows"
             )
+    shown = sorted(set(_IMAGE.findall(text)))
+    for image in (
+        dark_variants_missing(shown, app.srcdir) if _light_dark(gallery_conf) else []
+    ):
+        problems.append(
+            f"{name}: {Path(image).name} has no dark variant (docs/_ext/light_dark.py "
+            "writes one beside every figure)"
+        )
     cost = page.with_name(page.stem + ".cost.json")
     seconds = 0.0
     if cost.is_file():

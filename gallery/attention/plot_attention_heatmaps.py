@@ -18,6 +18,7 @@ import torch
 
 from chapter3.inputs import INPUT_WORDS, example_inputs
 from chapter3.masks import causal_attend_mask, masked_softmax
+from chapter3.plotting import annotate_heatmap
 from chapter3.self_attention import SelfAttention_v2
 from chapter3.simple_attention import all_attn_scores
 
@@ -73,16 +74,8 @@ def heatmap(ax, weights, title, hidden=None):
     ax.set_yticks(range(len(INPUT_WORDS)), INPUT_WORDS)
     ax.set_xlabel("key (attended to)")
     ax.set_title(title, fontsize=10)
-    for i in range(weights.shape[0]):
-        for j in range(weights.shape[1]):
-            if hidden is not None and hidden[i, j]:
-                ax.text(j, i, "–", ha="center", va="center", color="0.6")
-                continue
-            value = float(weights[i, j])
-            color = "white" if value > 0.55 else "black"
-            ax.text(
-                j, i, f"{value:.2f}", ha="center", va="center", color=color, fontsize=8
-            )
+    # white numbers on dark cells, dark numbers on light ones; "–" marks a hidden weight
+    annotate_heatmap(ax, weights, hidden=hidden)
 
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), layout="constrained")

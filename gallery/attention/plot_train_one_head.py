@@ -12,7 +12,8 @@ steps of a training loop at work, and how the loss falls when they are right.
 # The toy problem and the model
 # -----------------------------
 # :func:`~chapter3.one_head.toy_problem` seeds torch with 42 and draws the input ``x`` and the
-# ``target``; the model is built right after, so its initial weights are those of seed 000.
+# ``target``; the model is built right after, so its initial weights are those of the
+# notebook that trains one attention head.
 import matplotlib.pyplot as plt
 import torch
 

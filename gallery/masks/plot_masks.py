@@ -12,8 +12,9 @@ mask picture a dark cell means **may attend** (``True``), the convention of
 # %%
 # A padded batch
 # --------------
-# Four sequences of token ids, padded to length 5 with the id 16 (the batch of seed 003). A
-# padding mask has one entry per token: ``True`` for a real token.
+# The toy batch of the masks page: four short sentences made of the words of "Your journey
+# starts with one step" (ids 1 to 6), right-padded to length 5 with the pad id 0. A padding
+# mask has one entry per token: ``True`` for a real token.
 import matplotlib.pyplot as plt
 import torch
 
@@ -25,17 +26,18 @@ from chapter3.masks import (
     masked_softmax,
     padding_attend_mask,
 )
+from chapter3.plotting import annotate_heatmap
 
 torch.set_num_threads(1)
 torch.set_printoptions(precision=4, sci_mode=False)
 
-PAD = 16
+PAD = 0
 tokens = torch.tensor(
     [
-        [5, 7, 9, PAD, PAD],
-        [8, 6, PAD, PAD, PAD],
-        [3, 12, 4, 11, PAD],
-        [2, 1, 4, PAD, PAD],
+        [1, 2, 3, PAD, PAD],  # Your journey starts
+        [5, 6, PAD, PAD, PAD],  # one step
+        [1, 2, 3, 4, PAD],  # Your journey starts with
+        [4, 5, 6, PAD, PAD],  # with one step
     ]
 )  # (B=4, L=5)
 pad = padding_attend_mask(tokens, pad_id=PAD)  # (4, 5)
@@ -81,17 +83,7 @@ ax_pad.set_title(
 ax_pad.set_xlabel("position")
 ax_pad.set_yticks(range(4), [f"sample {b}" for b in range(4)])
 ax_pad.set_xticks(range(5))
-for b in range(4):
-    for j in range(5):
-        is_real = bool(pad[b, j])
-        ax_pad.text(
-            j,
-            b,
-            int(tokens[b, j]),
-            ha="center",
-            va="center",
-            color="white" if is_real else "black",
-        )
+annotate_heatmap(ax_pad, pad, labels=tokens)  # text color follows each cell
 
 sample_axes = bottom.subplots(1, 4)
 for b, ax in enumerate(sample_axes):
@@ -121,9 +113,8 @@ ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.5)
 with torch.no_grad():
     keys = ca.W_key(inputs)  # (6, 2)
     attn_scores = ca.W_query(inputs) @ keys.T  # (6, 6)
-    attend = ~ca.mask[
-        :6, :6
-    ]  # the module's own buffer, True = hide; flipped to True = attend
+    # the module's own buffer: 1 = hide (float, as in the chapter); flipped to True = attend
+    attend = ~ca.mask.bool()[:6, :6]
     attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
     torch.manual_seed(123)
     ca.train()  # dropout is active in training mode only
@@ -143,20 +134,7 @@ def weights_heatmap(ax, weights, title):
     ax.set_xticks(range(6), INPUT_WORDS, rotation=45, ha="right")
     ax.set_yticks(range(6), INPUT_WORDS)
     ax.set_title(title, fontsize=10)
-    for i in range(6):
-        for j in range(6):
-            if j > i:
-                continue
-            value = float(weights[i, j])
-            ax.text(
-                j,
-                i,
-                f"{value:.2f}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if value > 0.9 else "black",
-            )
+    annotate_heatmap(ax, weights, hidden=~attend, hidden_text="")  # future: blank
 
 
 fig, (ax_before, ax_after) = plt.subplots(1, 2, figsize=(9, 4.4), layout="constrained")
