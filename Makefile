@@ -1,12 +1,14 @@
 # Attention, Executed — build the book, run every check.
 #   make html     build the book (creates .venv on first use)
 #   make unit     the fast tests (unit, property and docstring tests; seconds, not minutes)
-#   make test     ruff + the fast tests, then the slow tests + doctest + a clean, warning-free
-#                 html build, then the browser and reader tests on that build (what CI runs)
+#   make test     ruff + the fast tests + make bench QUICK=1, then the slow tests + doctest + a
+#                 clean, warning-free html build, then the browser and reader tests on that build
+#                 (what CI runs)
 #   make doctest  run every doctest in the book and in the package docstrings
 #   make browser  open every page of the built book in Chromium (installs Debian's chromium)
 #   make reader   run downloaded notebooks in a fresh venv with only torch and the wheel
-#   make bench    longer measurements that do not belong in the tests
+#   make bench    longer measurements that do not belong in the tests (writes docs/_data/*.json;
+#                 make bench QUICK=1: every section at small sizes, in under a minute)
 #   make clean    remove everything generated (make distclean also removes .venv)
 
 PYTHON   ?= $(shell command -v python3.11 || command -v python3)
@@ -75,14 +77,17 @@ reader: $(STAMP)
 	@test -f $(BUILD)/html/index.html || $(MAKE) html
 	TORCH="$(TORCH)" $(PY) -m pytest -q -m reader tests/reader
 
+# The full run records its results in docs/_data/ (commit them: the book's pages read them);
+# QUICK=1 runs every section at small sizes and writes to $(BUILD)/bench-quick/ instead.
 bench: $(STAMP)
-	$(PY) -m chapter3.bench
+	$(PY) -m chapter3.bench $(if $(QUICK),--quick)
 
 # The test command always builds the book from clean: no cached notebook output or gallery
 # figure can survive into what CI checks.
 test: $(STAMP)
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) bench QUICK=1
 	$(MAKE) slow
 	$(MAKE) doctest
 	$(MAKE) clean-book

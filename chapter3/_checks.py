@@ -446,3 +446,33 @@ def check_features(x, expected: int, name: str = "x", what: str = "d_in") -> Non
     """Raise unless ``x`` is a floating-point tensor whose last dimension is ``expected``."""
     check_tensor(x, name)
     check_last_dim(x, expected, name=name, what=what)
+
+
+def check_recipe(recipe, name: str = "recipe"):
+    """Raise unless ``recipe`` is a :class:`chapter3.adder.training.Recipe` (or built like one).
+
+    Checked by the fields the scoring code reads, so that this module need not import
+    :mod:`chapter3.adder.training`.
+    """
+    if not all(
+        hasattr(recipe, f) for f in ("data", "disjoint_sizes", "reverse_answer")
+    ):
+        raise TypeError(
+            f"{name} must be a Recipe (such as FAST_RECIPE), got {type(recipe).__name__}"
+        )
+    return recipe
+
+
+def check_equation_list(equations, name: str = "equations") -> list[str]:
+    """Raise unless ``equations`` is a non-empty list or tuple of strings; return a list."""
+    if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of equation strings like '15+57=072', "
+            f"got {type(equations).__name__}"
+        )
+    if not equations:
+        raise ValueError(f"{name} is empty")
+    bad = next((e for e in equations if not isinstance(e, str)), None)
+    if bad is not None:
+        raise TypeError(f"{name} must hold strings like '15+57=072', got {bad!r}")
+    return list(equations)

@@ -1,62 +1,100 @@
 """Measurements too long for the tests: ``make bench`` runs ``python -m chapter3.bench``.
 
-Sections (each a function called by :func:`main`; add new ones below the last):
+Each section is a function that returns plain data; :func:`main` runs them, prints a table per
+section and writes everything, with the machine, the date, the load and the command, to
+``docs/_data/bench.json`` (the ablations to ``docs/_data/ablations.json``), which the book's
+"Performance" and "The adder at the frontier" pages read. ``--quick`` (``make bench QUICK=1``)
+runs every section at small sizes in well under a minute and writes to ``_build/bench-quick/``
+instead: a smoke test of the whole pipeline, part of ``make test``, that checks the files are
+written and never looks at a timing.
 
-1. **Multi-head attention variants** at GPT-2 size (d 768, 12 heads, context 1024): forward
-   time of the wrapper of 12 single heads, :class:`~chapter3.multihead.MultiHeadAttention`,
-   the fused SDPA variant and :class:`torch.nn.MultiheadAttention`, on CPU and on CUDA when
-   present, for a few sequence lengths.
+1. :func:`bench_attention`: causal multi-head attention at the size of the well-known
+   comparison (batch 8, 1,024 tokens, width 768, 12 heads, float32, dropout 0), forward and
+   forward + backward, timed with :mod:`torch.utils.benchmark`: the wrapper of single heads,
+   the chapter's :class:`~chapter3.multihead.MultiHeadAttention`, one combined QKV
+   projection, einsum, fused SDPA with an explicit mask and with ``is_causal=True``, and
+   :class:`torch.nn.MultiheadAttention` with and without ``need_weights``. Ratios are to the
+   chapter's class, and every variant's largest output difference from it is measured in the
+   same run. On a GPU (when one is present) the table is repeated in bfloat16.
+2. :func:`bench_recipes`: the whole ``python -m chapter3.adder train`` command, start to saved
+   checkpoint, for the original and the fast recipe, one after the other.
+3. :func:`bench_seeds`: the fast recipe's command for ten initialisation seeds.
+4. :func:`bench_ablations`: answer format, layers, width and heads: parameters, steps and
+   time to 10,000/10,000.
+5. :func:`bench_decoding`: batched greedy decoding of all 10,000 sums against the per-sum
+   loop.
 
-2. **The adder's decoding** (:func:`bench_decoding_section`): batched greedy
-   decoding of the 1,000 test equations, with and without the key/value cache, against seed
-   003's one-equation-at-a-time loop, for the fast recipe's trained adder and a model
-   of the notebook's size.
-
-Timings depend on the machine and on what else runs on it; read them as ratios.
+Timings depend on the machine and on what else runs on it: every result file records the
+load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 import torch
+from torch import nn
+from torch.utils import benchmark
 
-from chapter3.adder.checkpoints import trained_adder
-from chapter3.adder.data import disjoint_split
+from chapter3.adder.checkpoints import load_checkpoint
+from chapter3.adder.data import all_equations
 from chapter3.adder.decoding import benchmark_decoding
-from chapter3.adder.training import FAST_RECIPE
-from chapter3.gpt import GPTConfig, GPTDecoder
+from chapter3.adder.training import FAST_RECIPE, Recipe, train
+from chapter3.gpt import GPTConfig, GPTDecoder, count_parameters
 from chapter3.masks import causal_attend_mask
 from chapter3.multihead import (
     MultiHeadAttention,
-    MultiHeadAttentionWrapper,
     copy_to_fused,
+    copy_to_wrapper,
     to_torch_multihead,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / "docs" / "_data"
+QUICK_DIR = ROOT / "_build" / "bench-quick"
 
-def time_call(
-    fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2
-) -> float:
-    """Median wall-clock milliseconds of ``fn()`` over ``repeats`` runs (after ``warmup``)."""
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+# --- the machine -----------------------------------------------------------------------------
+def machine() -> dict:
+    """What the numbers were measured on: CPU, cores, threads, torch, GPU, load, date."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
+        "load_average": _load(),
+    }
 
-    for _ in range(warmup):
-        fn()
-    sync()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        return None
 
 
 def print_table(
@@ -72,156 +110,565 @@ def print_table(
             print("  ".join("-" * w for w in widths))
 
 
-# --- section 1: multi-head attention variants -------------------------------------------------
+# --- section 1: multi-head attention variants ------------------------------------------------
+class CombinedQKVAttention(nn.Module):
+    """The chapter's multi-head attention with one (d_in → 3·d_out) projection for Q, K, V."""
+
+    def __init__(self, d_in, d_out, context_length, num_heads):
+        super().__init__()
+        self.num_heads, self.head_dim, self.d_out = num_heads, d_out // num_heads, d_out
+        self.qkv = nn.Linear(d_in, 3 * d_out, bias=False)
+        self.out_proj = nn.Linear(d_out, d_out)
+        self.register_buffer(
+            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)
+        )
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.num_heads, self.head_dim)
+        queries, keys, values = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, d_head)
+        scores = queries @ keys.transpose(-2, -1)  # (B, H, T, T)
+        scores = scores.masked_fill(self.mask.bool()[:t, :t], float("-inf"))
+        weights = torch.softmax(scores / self.head_dim**0.5, dim=-1)
+        context = (weights @ values).transpose(1, 2).reshape(b, t, self.d_out)
+        return self.out_proj(context)  # (B, T, d_out)
+
+
+class EinsumAttention(nn.Module):
+    """The same computation written with :func:`torch.einsum` for every product."""
+
+    def __init__(self, d_in, d_out, context_length, num_heads):
+        super().__init__()
+        self.num_heads, self.head_dim, self.d_out = num_heads, d_out // num_heads, d_out
+        self.W_query = nn.Parameter(torch.empty(d_out, d_in))
+        self.W_key = nn.Parameter(torch.empty(d_out, d_in))
+        self.W_value = nn.Parameter(torch.empty(d_out, d_in))
+        self.out_proj = nn.Linear(d_out, d_out)
+        self.register_buffer(
+            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)
+        )
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        h, d = self.num_heads, self.head_dim
+        queries = torch.einsum("btc,oc->bto", x, self.W_query).view(b, t, h, d)
+        keys = torch.einsum("btc,oc->bto", x, self.W_key).view(b, t, h, d)
+        values = torch.einsum("btc,oc->bto", x, self.W_value).view(b, t, h, d)
+        scores = torch.einsum("bqhd,bkhd->bhqk", queries, keys)  # (B, H, T, T)
+        scores = scores.masked_fill(self.mask.bool()[:t, :t], float("-inf"))
+        weights = torch.softmax(scores / d**0.5, dim=-1)
+        context = torch.einsum("bhqk,bkhd->bqhd", weights, values)  # (B, T, H, d_head)
+        return self.out_proj(context.reshape(b, t, self.d_out))
+
+
+@torch.no_grad()
+def attention_variants(mha: MultiHeadAttention) -> dict[str, tuple[nn.Module, object]]:
+    """Every variant with ``mha``'s weights: name -> (module, call(x) -> output)."""
+    wrapper = copy_to_wrapper(mha)
+    combined = CombinedQKVAttention(
+        mha.d_in, mha.d_out, mha.context_length, mha.num_heads
+    )
+    combined.qkv.weight.copy_(
+        torch.cat([mha.W_query.weight, mha.W_key.weight, mha.W_value.weight])
+    )
+    combined.out_proj.load_state_dict(mha.out_proj.state_dict())
+    einsum = EinsumAttention(mha.d_in, mha.d_out, mha.context_length, mha.num_heads)
+    for name in ("W_query", "W_key", "W_value"):
+        getattr(einsum, name).copy_(getattr(mha, name).weight)
+    einsum.out_proj.load_state_dict(mha.out_proj.state_dict())
+    fused = copy_to_fused(mha)
+    reference = to_torch_multihead(mha)
+
+    def explicit(x):  # SDPA with a boolean mask built and passed explicitly
+        everything = torch.ones(
+            1, 1, x.size(1), x.size(1), dtype=torch.bool, device=x.device
+        )
+        return fused(x, everything)  # combined with the future mask inside
+
+    def torch_mha(need_weights):
+        def call(x):
+            hide = ~causal_attend_mask(x.size(1), device=x.device)  # True = hide
+            return reference(x, x, x, attn_mask=hide, need_weights=need_weights)[0]
+
+        return call
+
+    return {
+        "wrapper": (wrapper, lambda x: mha.out_proj(wrapper(x))),
+        "MultiHeadAttention": (mha, mha),
+        "combined QKV": (combined, combined),
+        "einsum": (einsum, einsum),
+        "SDPA, explicit mask": (fused, explicit),
+        "SDPA, is_causal": (fused, fused),
+        "nn.MultiheadAttention": (reference, torch_mha(True)),
+        "nn.MultiheadAttention, no weights": (reference, torch_mha(False)),
+    }
 
 
 def bench_attention(
     device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    batch_size: int = 8,
+    seq_len: int = 1024,
     d_model: int = 768,
     num_heads: int = 12,
-    context_length: int = 1024,
-    batch_size: int = 2,
-    seq_lens: Sequence[int] = (128, 256, 512, 1024),
-    repeats: int = 5,
-) -> list[list[object]]:
-    """Forward time (ms) of the four causal MHA variants, same weights, eval mode, no grad."""
+    min_run_time: float = 2.0,
+) -> list[dict]:
+    """Median forward and forward+backward milliseconds of every variant, ratios to the
+    chapter's class, and each variant's largest output difference from it."""
     torch.manual_seed(123)
-    mha = MultiHeadAttention(d_model, d_model, context_length, 0.0, num_heads)
-    wrapper = MultiHeadAttentionWrapper(
-        d_model, d_model // num_heads, context_length, 0.0, num_heads
-    )
-    fused = copy_to_fused(mha)
-    reference = to_torch_multihead(mha)
-    modules = {
-        "wrapper": wrapper,
-        "MultiHeadAttention": mha,
-        "fused SDPA": fused,
-        "nn.MultiheadAttention": reference,
-    }
-    for module in modules.values():
-        module.to(device).eval()
+    mha = MultiHeadAttention(d_model, d_model, seq_len, 0.0, num_heads)
+    variants = attention_variants(mha)
+    for module, _ in variants.values():
+        module.to(
+            device=device, dtype=dtype
+        ).train()  # dropout is 0: same in either mode
+    x = torch.randn(batch_size, seq_len, d_model, device=device, dtype=dtype)
+    with torch.no_grad():
+        expected = mha(x).float()
+
+    def timed(stmt: str, call) -> float:
+        timer = benchmark.Timer(
+            stmt=stmt,
+            globals={"call": call, "x": x},
+            num_threads=torch.get_num_threads(),
+        )
+        return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
 
     rows = []
-    with torch.no_grad():
-        for seq_len in seq_lens:
-            x = torch.randn(batch_size, seq_len, d_model, device=device)
-            hide = ~causal_attend_mask(
-                seq_len, device=device
-            )  # nn.MultiheadAttention: True = hide
-            error = (fused(x) - mha(x)).abs().max().item()
-            calls = {
-                "wrapper": lambda x=x: wrapper(x),
-                "MultiHeadAttention": lambda x=x: mha(x),
-                "fused SDPA": lambda x=x: fused(x),
-                "nn.MultiheadAttention": lambda x=x, hide=hide: reference(
-                    x, x, x, attn_mask=hide, need_weights=False
-                ),
+    for name, (module, call) in variants.items():
+        with torch.no_grad():
+            diff = (call(x).float() - expected).abs().max().item()
+
+        def backward(module=module, call=call):
+            module.zero_grad(set_to_none=True)
+            call(x).sum().backward()
+
+        with torch.no_grad():
+            forward_ms = timed("call(x)", call)
+        backward_ms = timed("call()", backward)
+        rows.append(
+            {
+                "variant": name,
+                "forward_ms": forward_ms,
+                "forward_backward_ms": backward_ms,
+                "max_abs_diff": diff,
             }
-            times = {
-                name: time_call(call, device, repeats) for name, call in calls.items()
-            }
-            speedup = times["MultiHeadAttention"] / times["fused SDPA"]
-            rows.append(
-                [seq_len]
-                + [f"{times[name]:.2f}" for name in modules]
-                + [f"{speedup:.2f}x", f"{error:.1e}"]
-            )
-    print_table(
-        f"Causal MHA forward, ms (median of {repeats}) on {device}: d={d_model}, "
-        f"{num_heads} heads, batch {batch_size}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} CPU threads",
-        ["T", *modules, "MHA/fused", "max|fused-MHA|"],
-        rows,
-    )
+        )
+        del backward
+    base = next(r for r in rows if r["variant"] == "MultiHeadAttention")
+    for row in rows:
+        row["forward_ratio"] = row["forward_ms"] / base["forward_ms"]
+        row["forward_backward_ratio"] = (
+            row["forward_backward_ms"] / base["forward_backward_ms"]
+        )
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def print_attention(result: dict) -> None:
+    print_table(
+        f"Causal MHA on {result['device']} ({result['dtype']}): batch "
+        f"{result['batch_size']}, {result['seq_len']} tokens, width {result['d_model']}, "
+        f"{result['num_heads']} heads; median ms, ratio = variant / MultiHeadAttention",
+        ["variant", "forward", "ratio", "fwd+bwd", "ratio", "max|diff|"],
+        [
+            [
+                r["variant"],
+                f"{r['forward_ms']:.1f}",
+                f"{r['forward_ratio']:.2f}",
+                f"{r['forward_backward_ms']:.1f}",
+                f"{r['forward_backward_ratio']:.2f}",
+                f"{r['max_abs_diff']:.1e}",
+            ]
+            for r in result["rows"]
+        ],
+    )
+
+
+# --- sections 2 and 3: the train command, recipe against recipe, seed after seed -------------
+def time_train_command(
+    recipe: str, seed: int | None = None, epochs: int | None = None
+) -> dict:
+    """Run ``python -m chapter3.adder train`` in a fresh process and time all of it.
+
+    The clock runs from the start of the process to its exit (interpreter start-up, imports,
+    data, training with its progress report, the final scoring of all 10,000 sums and the
+    saved checkpoint). The scores are read back from the checkpoint.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "adder.pt"
+        command = [sys.executable, "-m", "chapter3.adder", "train", "--recipe", recipe]
+        command += ["--out", str(out)]
+        if seed is not None:
+            command += ["--seed", str(seed)]
+        if epochs is not None:
+            command += ["--epochs", str(epochs)]
+        start, cpu = time.perf_counter(), _children_cpu()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
+        _, history = load_checkpoint(out)
+    return {
+        "recipe": recipe,
+        "seed": seed,
+        "command_seconds": seconds,
+        "command_cpu_seconds": cpu,  # user + system time of the process: less load-bound
+        "train_seconds": history.train_seconds,
+        "steps": history.steps,
+        "epochs": len(history.epoch),
+        "all_correct": history.all_correct,
+        "scores": history.scores,
+        "wrong": [list(w) for w in history.wrong[:20]],
+        "output_lines": len(done.stdout.splitlines()) + len(done.stderr.splitlines()),
+    }
+
+
+def _children_cpu() -> float:
+    """User + system seconds of every finished child process so far (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on every platform
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_recipes(quick: bool = False) -> list[dict]:
+    """The original and the fast recipe's train commands, back to back in one run."""
+    epochs = 1 if quick else None
+    return [time_train_command(r, epochs=epochs) for r in ("original", "fast")]
+
+
+def bench_seeds(quick: bool = False, seeds: Sequence[int] = range(10)) -> list[dict]:
+    """The fast recipe's train command for each initialisation seed."""
+    if quick:
+        return [time_train_command("fast", seed=list(seeds)[0], epochs=1)]
+    return [time_train_command("fast", seed=s) for s in seeds]
+
+
+# --- section 4: ablations --------------------------------------------------------------------
+def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
+    """The variants of the fast recipe that the frontier page compares (name -> recipe)."""
+    base = FAST_RECIPE
+    if quick:
+        tiny = GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
+        return {
+            "tiny": replace(base, name="tiny", model=tiny, epochs=1, extra_epochs=0),
+            "tiny, answer reversed": replace(
+                base,
+                name="tiny-reversed",
+                model=tiny,
+                epochs=1,
+                extra_epochs=0,
+                reverse_answer=True,
+            ),
+        }
+    model = base.model
+
+    def variant(name, budget=2, **changes):
+        config = replace(model, **changes.pop("model", {}))
+        return replace(
+            base, name=name, model=config, epochs=base.epochs * budget, **changes
+        )
+
+    return {
+        "fast recipe (2 layers, width 64, 4 heads)": variant("fast", budget=1),
+        "answer reversed (ones digit first)": variant(
+            "reversed", budget=1, reverse_answer=True
+        ),
+        "1 layer": variant("1-layer", model={"num_layers": 1}),
+        "1 layer, answer reversed": variant(
+            "1-layer-reversed", model={"num_layers": 1}, reverse_answer=True
+        ),
+        "2 heads": variant("2-heads", model={"num_heads": 2}),
+        "1 head": variant("1-head", model={"num_heads": 1}),
+        "width 32": variant("width-32", model={"d_model": 32, "d_ff": 64}),
+        "width 32, 2 heads": variant(
+            "width-32-2-heads", model={"d_model": 32, "d_ff": 64, "num_heads": 2}
+        ),
+        "width 32, 1 layer": variant(
+            "width-32-1-layer", model={"d_model": 32, "d_ff": 64, "num_layers": 1}
+        ),
+        "width 32, 1 layer, answer reversed": variant(
+            "width-32-1-layer-reversed",
+            model={"d_model": 32, "d_ff": 64, "num_layers": 1},
+            reverse_answer=True,
+        ),
+        "width 16": variant("width-16", model={"d_model": 16, "d_ff": 32}),
+        "width 16, 2 heads": variant(
+            "width-16-2-heads", model={"d_model": 16, "d_ff": 32, "num_heads": 2}
+        ),
+    }
+
+
+def run_ablation(name: str, recipe: Recipe) -> dict:
+    """Train one variant (stopping when the validation part is all right) and score it."""
+    start = time.perf_counter()
+    model, history = train(recipe, progress=False)
+    seconds = time.perf_counter() - start
+    return {
+        "name": name,
+        "recipe": recipe.name,
+        "num_layers": recipe.model.num_layers,
+        "d_model": recipe.model.d_model,
+        "num_heads": recipe.model.num_heads,
+        "d_ff": recipe.model.d_ff,
+        "reverse_answer": recipe.reverse_answer,
+        "parameters": count_parameters(model),
+        "steps": history.steps,
+        "max_steps": recipe.epochs * -(-recipe.disjoint_sizes[0] // recipe.batch_size),
+        "train_seconds": history.train_seconds,
+        "seconds": seconds,
+        "all_correct": history.all_correct,
+        "scores": history.scores,
+        "reached_all": history.all_correct == 10_000,
+    }
+
+
+def bench_ablations(quick: bool = False) -> list[dict]:
+    return [run_ablation(name, r) for name, r in ablation_recipes(quick).items()]
+
+
+# --- section 5: decoding ---------------------------------------------------------------------
+def bench_decoding(quick: bool = False) -> list[dict]:
+    """Batched greedy decoding of all 10,000 sums against the per-sum loop.
+
+    The model is the fast recipe's, trained here (on the first use of this build's cache);
+    with ``quick``, a tiny untrained model on 200 sums.
+    """
+    equations = all_equations(2)
+    torch.manual_seed(0)
+    if quick:
+        config = GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
+        models = {"tiny, untrained": GPTDecoder(config).eval()}
+        equations, repeats = equations[::50], 1
+    else:
+        from chapter3.adder.checkpoints import trained_adder
+
+        models = {"fast recipe, trained": trained_adder("fast")[0]}
+        repeats = 3
+    rows = []
+    for name, model in models.items():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            result = benchmark_decoding(model, equations, repeats=repeats)
+        finally:
+            torch.set_num_threads(threads)
+        rows.append({"model": name, **result})
+    return rows
+
+
+# --- main ------------------------------------------------------------------------------------
+SECTIONS = ("attention", "recipes", "seeds", "ablations", "decoding")
+
+
+def _write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument(
-        "--seq-lens", type=int, nargs="+", default=[128, 256, 512, 1024]
+        "--quick",
+        action="store_true",
+        help="small sizes: the whole run in under a minute",
     )
     parser.add_argument(
-        "--cpu-only", action="store_true", help="skip CUDA even if present"
+        "--out",
+        type=Path,
+        default=None,
+        help=f"folder for bench.json and ablations.json (default: {DATA_DIR.relative_to(ROOT)}"
+        f", or {QUICK_DIR.relative_to(ROOT)} with --quick)",
     )
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=SECTIONS,
+        default=list(SECTIONS),
+        help="run only these sections (the others keep their recorded results)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(range(10)),
+        help="initialisation seeds of the seeds section (default: 0 to 9)",
+    )
+    parser.add_argument("--cpu-only", action="store_true", help="skip CUDA if present")
     args = parser.parse_args(argv)
+    quick = args.quick
+    out = args.out or (QUICK_DIR if quick else DATA_DIR)
+    bench_path, ablation_path = out / "bench.json", out / "ablations.json"
+    command = "make bench QUICK=1" if quick else "make bench"
+    if args.sections != list(SECTIONS) or args.seeds != list(range(10)):
+        command = f"python -m chapter3.bench --sections {' '.join(args.sections)}"
+        if args.seeds != list(range(10)) and "seeds" in args.sections:
+            command += f" --seeds {' '.join(map(str, args.seeds))}"
 
-    devices = [torch.device("cpu")]
-    if torch.cuda.is_available() and not args.cpu_only:
-        devices.append(torch.device("cuda"))
+    results = json.loads(bench_path.read_text()) if bench_path.is_file() else {}
+    results.update({"quick": quick})
+    results.setdefault("sections", {})
+    started = time.perf_counter()
 
-    # Section 1: multi-head attention variants.
-    for device in devices:
-        if args.tiny:
-            bench_attention(
-                device,
-                d_model=8,
-                num_heads=2,
-                context_length=16,
-                batch_size=2,
-                seq_lens=(4, 16),
-                repeats=1,
+    before = {}  # the machine (date, load average) as each section starts
+
+    def start(section: str) -> bool:
+        if section in args.sections:
+            before[section] = machine()
+        return section in args.sections
+
+    def record(section: str, data) -> None:
+        results["sections"][section] = {
+            "machine": before[section],
+            "load_average_after": _load(),
+            "command": command,
+            "data": data,
+        }
+        _write(bench_path, results)
+
+    if start("attention"):
+        devices = [torch.device("cpu")]
+        if torch.cuda.is_available() and not args.cpu_only:
+            devices.append(torch.device("cuda"))
+        size = (
+            dict(batch_size=2, seq_len=32, d_model=24, num_heads=2, min_run_time=0.01)
+            if quick
+            else dict(batch_size=8, seq_len=1024, d_model=768, num_heads=12)
+        )
+        tables = []
+        for device in devices:
+            dtypes = [torch.float32] + (
+                [torch.bfloat16] if device.type == "cuda" else []
             )
-        else:
-            bench_attention(
-                device,
-                batch_size=args.batch_size,
-                seq_lens=args.seq_lens,
-                repeats=args.repeats,
-            )
+            for dtype in dtypes:
+                rows = bench_attention(device, dtype, **size)
+                tables.append(
+                    {"device": str(device), "dtype": str(dtype).split(".")[-1]}
+                    | {k: v for k, v in size.items() if k != "min_run_time"}
+                    | {"rows": rows}
+                )
+                print_attention(tables[-1])
+        record("attention", tables)
 
-    # Section 2: the adder's batched greedy decoding against the per-equation loop.
-    bench_decoding_section(tiny=args.tiny)
+    if start("recipes"):
+        rows = bench_recipes(quick)
+        print_table(
+            "The train command, start to saved checkpoint (one process each)",
+            ["recipe", "seconds", "CPU s", "steps", "epochs", "right of 10,000"],
+            [
+                [
+                    r["recipe"],
+                    f"{r['command_seconds']:.1f}",
+                    f"{r['command_cpu_seconds']:.1f}",
+                    r["steps"],
+                    r["epochs"],
+                    r["all_correct"],
+                ]
+                for r in rows
+            ],
+        )
+        record("recipes", rows)
 
-    # Later sections go here, each in its own function.
+    if start("seeds"):
+        rows = bench_seeds(quick, args.seeds)
+        print_table(
+            "The fast recipe's train command, seed by seed",
+            ["seed", "seconds", "CPU s", "steps", "right of 10,000"],
+            [
+                [
+                    r["seed"],
+                    f"{r['command_seconds']:.1f}",
+                    f"{r['command_cpu_seconds']:.1f}",
+                    r["steps"],
+                    r["all_correct"],
+                ]
+                for r in rows
+            ],
+        )
+        record("seeds", rows)
+
+    if start("decoding"):
+        rows = bench_decoding(quick)
+        print_table(
+            "Greedy decoding of every sum (1 thread; batched: best of 3)",
+            ["model", "sums", "batched ms", "per-sum loop s", "speed-up", "same"],
+            [
+                [
+                    r["model"],
+                    r["equations"],
+                    f"{r['batched_seconds'] * 1e3:.0f}",
+                    f"{r['loop_seconds']:.1f}",
+                    f"{r['speedup']:.0f}x",
+                    r["same_predictions"],
+                ]
+                for r in rows
+            ],
+        )
+        record("decoding", rows)
+
+    if start("ablations"):
+        rows = bench_ablations(quick)
+        print_table(
+            "Ablations of the fast recipe (each stops when every validation sum is right)",
+            ["variant", "params", "steps", "train s", "right of 10,000"],
+            [
+                [
+                    r["name"],
+                    r["parameters"],
+                    r["steps"],
+                    f"{r['train_seconds']:.1f}",
+                    r["all_correct"],
+                ]
+                for r in rows
+            ],
+        )
+        _write(
+            ablation_path,
+            {
+                "machine": before["ablations"],
+                "load_average_after": _load(),
+                "command": command,
+                "quick": quick,
+                "rows": rows,
+            },
+        )
+
+    # The check that make test relies on: every section asked for left its results behind.
+    written = json.loads(bench_path.read_text())
+    missing = [
+        s for s in args.sections if s != "ablations" and s not in written["sections"]
+    ]
+    if "ablations" in args.sections and not ablation_path.is_file():
+        missing.append("ablations")
+    if missing:
+        raise RuntimeError(f"the bench did not record: {', '.join(missing)}")
+    print(
+        f"\nwrote {bench_path} and {ablation_path} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
 
 
-def bench_decoding_section(tiny: bool = False) -> list[dict]:
-    """``make bench`` section: batched greedy decoding against the per-equation loop.
-
-    Two models: the fast recipe's trained adder (from
-    :func:`chapter3.adder.checkpoints.trained_adder`,
-    trained on first use) and a model of the notebook's size (d_model 128) with its initial
-    weights, whose timings are what matter here (its predictions are compared, not scored).
-    With ``tiny``, a tiny untrained model and 50 equations: a smoke test.
-    """
-    test = disjoint_split(2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed)[2]
-    torch.manual_seed(0)
-    if tiny:
-        tiny_config = GPTConfig(
-            d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
-        )
-        models = {"tiny, untrained": GPTDecoder(tiny_config)}
-        test, repeats = test[:50], 1
-    else:
-        models = {
-            "fast recipe, trained": trained_adder("fast")[0],
-            "notebook size (d_model 128), untrained": GPTDecoder(GPTConfig()),
-        }
-        repeats = 3
-    rows = []
-    print(
-        f"\nAdder decoding of {len(test)} test equations "
-        f"({torch.get_num_threads()} threads; best of {repeats} for the batched paths)"
-    )
-    header = f"{'model':<36} {'batched+cache':>14} {'batched':>9} {'loop':>8} {'speed-up':>9} same"
-    print(header)
-    print("-" * len(header))
-    for name, model in models.items():
-        result = benchmark_decoding(model, test, repeats=repeats)
-        rows.append({"model": name, **result})
-        cached_ms = result["batched_seconds"] * 1e3
-        uncached_ms = result["batched_no_cache_seconds"] * 1e3
-        print(
-            f"{name:<36} {cached_ms:>11.1f} ms {uncached_ms:>6.1f} ms "
-            f"{result['loop_seconds']:>6.2f} s {result['speedup']:>8.0f}x "
-            f"{result['same_predictions']}"
-        )
-    return rows
+__all__ = [
+    "machine",
+    "CombinedQKVAttention",
+    "EinsumAttention",
+    "attention_variants",
+    "bench_attention",
+    "time_train_command",
+    "bench_recipes",
+    "bench_seeds",
+    "ablation_recipes",
+    "run_ablation",
+    "bench_ablations",
+    "bench_decoding",
+    "main",
+]

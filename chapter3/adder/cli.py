@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from chapter3.adder.checkpoints import (
@@ -18,6 +19,7 @@ from chapter3.adder.checkpoints import (
     save_checkpoint,
 )
 from chapter3.adder.decoding import evaluate, what_is
+from chapter3.adder.exhaustive import evaluate_all
 from chapter3.adder.training import build_data, get_recipe, train
 from chapter3.adder.vocab import parse_question
 
@@ -59,7 +61,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--recipe",
         choices=["original", "fast"],
         default="fast",
-        help="'original': the adder notebook's recipe as is (several minutes on 2 CPU cores); "
+        help="'original': the adder notebook's recipe (minutes on 2 CPU cores); "
         "'fast': the fast recipe (default)",
     )
     p_train.add_argument(
@@ -74,10 +76,23 @@ def _build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CHECKPOINT,
         help=f"checkpoint to write (default: {DEFAULT_CHECKPOINT})",
     )
+    p_train.add_argument(
+        "--seed",
+        type=_count(0),
+        default=None,
+        help="initialisation seed of the weights and the shuffling (default: the recipe's)",
+    )
     p_train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p_eval = sub.add_parser(
-        "evaluate", help="exact-match accuracy on the recipe's test split"
+        "evaluate",
+        help="exact-match accuracy on the recipe's test split, or on all 10,000 sums",
+    )
+    p_eval.add_argument(
+        "--all",
+        action="store_true",
+        help="decode every one of the 10,000 sums in one batched pass and score them "
+        "in total and per part of the split (train / val / test)",
     )
     p_eval.add_argument(
         "--checkpoint",
@@ -122,17 +137,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             check_checkpoint_path(args.out, "--out")  # before training, not after
+            recipe = get_recipe(args.recipe)
+            if args.seed is not None:
+                recipe = replace(recipe, init_seed=args.seed)
             model, history = train(
-                args.recipe, epochs=args.epochs, progress=not args.quiet, log=print
+                recipe, epochs=args.epochs, progress=not args.quiet, log=print
             )
             save_checkpoint(model, args.out, history, recipe=args.recipe)
+            right = ", ".join(
+                f"{p} {c}/{t}" for p, (c, t) in history.scores.items() if t
+            )
             print(
-                f"test accuracy {history.final_test_accuracy:.4f} after "
+                f"all {sum(t for _, t in history.scores.values())} sums: "
+                f"{history.all_correct} right ({right}) after {history.steps} steps, "
                 f"{history.train_seconds:.1f} s of training; saved {args.out}"
             )
         elif args.command == "evaluate":
             model, history = load_checkpoint(args.checkpoint)
             recipe = get_recipe(history.recipe if history is not None else "fast")
+            if args.all:
+                scored = evaluate_all(model, recipe)
+                print(
+                    f"exact match on all {scored.total} sums (recipe '{recipe.name}'): "
+                    f"{scored.summary()}, decoded in {scored.seconds:.2f} s"
+                )
+                for expected, predicted, part in scored.wrong[: args.show_wrong]:
+                    print(f"  expected {expected}  got {predicted}  ({part})")
+                if len(scored.wrong) > args.show_wrong:
+                    print(f"  ... and {len(scored.wrong) - args.show_wrong} more")
+                return 0
             test = build_data(recipe).test_set
             result = evaluate(model, test)
             print(

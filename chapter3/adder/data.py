@@ -202,6 +202,57 @@ def disjoint_split(
     )
 
 
+def reverse_answer(equation: str) -> str:
+    """The same equation with its answer digits in reverse order, ones digit first.
+
+    Written ``a+b=`` then ones, tens, hundreds, the model produces the digit that needs no
+    carry first, and each later digit can read the carry from the digit it just wrote. Applying
+    it twice gives the equation back.
+
+    >>> from chapter3.adder.data import reverse_answer
+    >>> reverse_answer("15+57=072"), reverse_answer(reverse_answer("15+57=072"))
+    ('15+57=270', '15+57=072')
+    """
+    if not isinstance(equation, str) or equation.count("=") != 1:
+        raise ValueError(f"expected an equation like '15+57=072', got {equation!r}")
+    question, answer = equation.split("=")
+    return f"{question}={answer[::-1]}"
+
+
+class TensorLoader:
+    """The batches of a list of equations, encoded once into one (N, L) tensor.
+
+    Iterating gives (B, L) slices of a fresh permutation each time (``torch.randperm`` on the
+    global generator when ``shuffle``), like a ``DataLoader`` with ``shuffle=True`` but without
+    encoding strings and collating on every step: for 11-token equations that per-step work
+    costs as much as the model. All equations must have the same length.
+
+    >>> import torch
+    >>> from chapter3.adder.data import TensorLoader
+    >>> loader = TensorLoader(["15+57=072", "92+00=092", "95+53=148"], batch_size=2)
+    >>> len(loader), [tuple(x.shape) for x in loader]
+    (2, [(2, 11), (1, 11)])
+    """
+
+    def __init__(
+        self, equations: list[str], batch_size: int, shuffle: bool = True
+    ) -> None:
+        check_positive_int(batch_size, "batch_size")
+        if not equations:
+            raise ValueError("equations is empty: nothing to load")
+        self.tokens = torch.stack([encode_equation(e) for e in equations])  # (N, L)
+        self.batch_size, self.shuffle = batch_size, shuffle
+
+    def __len__(self) -> int:
+        return -(-self.tokens.size(0) // self.batch_size)  # ceil(N / B)
+
+    def __iter__(self):
+        n = self.tokens.size(0)
+        order = torch.randperm(n) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            yield self.tokens[order[start : start + self.batch_size]]  # (B, L)
+
+
 def split_strings(split) -> list[str]:
     """The equation strings of a split (a ``Subset`` of tensors or an :class:`EquationDataset`)."""
     if isinstance(split, EquationDataset):

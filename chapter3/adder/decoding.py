@@ -341,6 +341,14 @@ def evaluate(model: nn.Module, equations, use_cache: bool = True) -> EvalResult:
     """
     equations = _as_strings(equations)
     check_bool(use_cache, "use_cache")
+    return _evaluate_strings(model, equations, use_cache)
+
+
+def _evaluate_strings(
+    model: nn.Module, equations: list[str], use_cache: bool = True
+) -> EvalResult:
+    """:func:`evaluate` without the checks: also for answers written in another order
+    (the reversed-answer recipe's ``"15+57=270"``), which :func:`evaluate` refuses."""
     prompts, full = _prompts_and_answers(equations)
     start = time.perf_counter()
     predicted = greedy_decode(model, prompts, full.size(1) - prompts.size(1), use_cache)

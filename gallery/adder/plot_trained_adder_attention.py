@@ -108,7 +108,7 @@ plt.show()
 # Where the answer rows look, over all held-out equations
 # -------------------------------------------------------
 # Three equations are anecdotes. The next figure averages the three answer rows over the
-# 1,000 test equations and sorts their weight into four groups of keys: the ones digits of
+# held-out test equations and sorts their weight into four groups of keys: the ones digits of
 # the operands (``a0``, ``b0``), their tens digits (``a1``, ``b1``), ``=`` with the answer
 # digits written so far, and the two tokens that carry no digit (``BOS`` and ``+``).
 test_equations = split_strings(build_data(FAST_RECIPE).test_set)
@@ -154,7 +154,10 @@ for ax, (row, name) in zip(axes, ANSWER_ROWS.items(), strict=True):
     ax.tick_params(axis="x", labelsize=8)
 axes[0].set_ylabel("mean attention weight")
 axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-fig.suptitle("Where the answer rows look: mean over the 1,000 held-out test equations")
+fig.suptitle(
+    f"Where the answer rows look: mean over the {len(test_equations):,} held-out test "
+    "equations"
+)
 plt.show()
 
 # sphinx_gallery_start_ignore
@@ -163,10 +166,11 @@ plt.show()
 # the text fails the build instead of being described wrongly.
 ONES, TENS = "ones digits a0, b0", "tens digits a1, b1"
 layer0 = range(num_heads)  # the first num_heads entries are layer 0
-carry_heads = [h for h in layer0 if mass[6][ONES][h] > 0.9]
+layer1 = range(num_heads, 2 * num_heads)
+carry_readers = [h for h in layer1 if mass[6][ONES][h] > 0.4]
 print(
-    "layer-0 heads whose hundreds row reads the ones digits:",
-    [heads[h] for h in carry_heads],
+    "layer-1 heads whose hundreds row reads the ones positions:",
+    [heads[h] for h in carry_readers],
 )
 claims = {
     "layer 0 of the ones row reads a0, b0 (mean over its heads > 0.7)": sum(
@@ -174,16 +178,19 @@ claims = {
     )
     / num_heads
     > 0.7,
-    "no head of the ones row reads a1, b1 (< 0.1)": all(
-        mass[8][TENS][h] < 0.1 for h in range(len(heads))
+    "no layer-0 head of the ones row reads a1, b1 (< 0.1)": all(
+        mass[8][TENS][h] < 0.1 for h in layer0
     ),
-    "at least one layer-0 head of the hundreds row reads a0, b0 (> 0.9)": len(
-        carry_heads
-    )
-    >= 1,
+    "no layer-0 head of the hundreds row gives a0, b0 more than 0.25": all(
+        mass[6][ONES][h] < 0.25 for h in layer0
+    ),
     "at least one head of the hundreds row reads a1, b1 (> 0.9)": any(
         mass[6][TENS][h] > 0.9 for h in range(len(heads))
     ),
+    "at least one layer-1 head of the hundreds row reads the ones positions (> 0.4)": len(
+        carry_readers
+    )
+    >= 1,
     "at least one head of the tens row reads a1, b1 (> 0.5)": any(
         mass[7][TENS][h] > 0.5 for h in range(len(heads))
     ),
@@ -199,17 +206,18 @@ assert all(claims.values()), (
 # %%
 # What the maps show about carrying
 # ---------------------------------
-# The ones digit of the answer needs no carry, and its row shows it: layer 0 puts most of its
-# weight on the two ones digits ``a0`` and ``b0`` (the table gives each head's share), and no
-# head of that row looks at the tens digits. The hundreds digit is 1 exactly when the tens
-# column overflows, and whether it overflows can depend on the carry out of the ones column
-# (``50+50`` does not carry, ``45+55`` does). So the hundreds row has to read both columns,
-# and it does: at least one head of layer 0, named in the printout above, puts nearly all of
-# its weight on the ones digits (in the maps of ``99+99=198`` its row ``= → 1`` lights up on
-# the two 9s of the ones column), and other heads put nearly all of theirs on the tens digits
-# ``a1``, ``b1``. The tens digit needs the tens column *and* the carry, and its row mixes
-# the tens digits with ``=`` and the answer written so far. What the maps cannot show is the
-# arithmetic itself: attention only says where a head reads; the feed-forward layers between
-# the attention layers do the adding.
+# The ones digit of the answer needs no carry, and its row shows it: layer 0 puts nearly all
+# of its weight on the two ones digits ``a0`` and ``b0`` (the table gives each head's share),
+# and no layer-0 head of that row looks at the tens digits. The hundreds digit is 1 exactly
+# when the tens column overflows, and whether it overflows can depend on the carry out of the
+# ones column (``50+50`` does not carry, ``45+55`` does). In layer 0 the hundreds row reads
+# the tens digits ``a1``, ``b1`` (at least one head with nearly all of its weight), and no
+# layer-0 head gives the ones digits more than a quarter of its weight there. The carry comes
+# one layer later: a layer-1 head of the hundreds row, named in the printout above, puts more
+# than 0.4 of its weight on the ones positions, mostly on ``b0``, where layer 0 has gathered
+# both ones digits (:ref:`adder_frontier` follows that path). The tens digit needs the tens
+# column *and* the carry, and its row mixes the tens digits with ``=`` and the answer written
+# so far. What the maps cannot show is the arithmetic itself: attention only says where a
+# head reads; the feed-forward layers between the attention layers do the adding.
 
 # sphinx_gallery_thumbnail_number = 1

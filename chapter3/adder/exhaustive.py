@@ -1,0 +1,168 @@
+"""Scoring the adder on every one of the 10,000 sums, split by the part each sum belongs to.
+
+A 2-digit adder has a finite domain: ``00+00`` to ``99+99``. Sampling a test split estimates
+the accuracy; decoding all 10,000 questions in one batched pass *is* the accuracy.
+:func:`evaluate_all` does that and counts the right answers in each part of the recipe's split
+(``train``, ``val``, ``test``, and ``unused`` for the sums that are in none of them), so a claim
+such as "10,000/10,000" can be checked exactly. :func:`answer_correct` is the cheap check used
+during training: one teacher-forced forward pass that gives the same verdict as greedy
+decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from chapter3._checks import check_decoder_model, check_recipe
+from chapter3.adder.data import (
+    all_equations,
+    construct_batches,
+    create_add_dataset,
+    disjoint_split,
+    reverse_answer,
+    split_sizes,
+)
+from chapter3.adder.decoding import _evaluate_strings, evaluate
+from chapter3.adder.vocab import PAD
+
+PARTS = ("train", "val", "test", "unused")
+
+
+def split_equations(recipe) -> dict[str, list[str]]:
+    """The train, val and test equations of ``recipe`` (a :class:`Recipe`), answers unreversed.
+
+    For the ``"original"`` data these are the notebook's samples, with repeats and overlaps;
+    for ``"disjoint"`` data, three disjoint parts of the 10,000.
+
+    >>> from chapter3.adder.exhaustive import split_equations
+    >>> from chapter3.adder.training import FAST_RECIPE
+    >>> {part: len(eqs) for part, eqs in split_equations(FAST_RECIPE).items()}
+    {'train': 5000, 'val': 2500, 'test': 2500}
+    """
+    check_recipe(recipe)
+    if recipe.data == "disjoint":
+        train, val, test = disjoint_split(2, recipe.disjoint_sizes, recipe.split_seed)
+        return {"train": train, "val": val, "test": test}
+    if recipe.data == "original":
+        _, strings = create_add_dataset(2, recipe.dataset_size, seed=recipe.data_seed)
+        sizes = split_sizes(len(strings), recipe.fractions)
+        # the same permutation as torch.utils.data.random_split with this generator
+        order = torch.randperm(
+            len(strings), generator=torch.Generator().manual_seed(recipe.split_seed)
+        ).tolist()
+        cut = [0, sizes[0], sizes[0] + sizes[1], len(strings)]
+        parts = [[strings[i] for i in order[cut[k] : cut[k + 1]]] for k in range(3)]
+        return dict(zip(("train", "val", "test"), parts, strict=True))
+    raise ValueError(
+        f"recipe.data must be 'original' or 'disjoint', got {recipe.data!r}"
+    )
+
+
+def part_of_each_sum(recipe) -> dict[str, str]:
+    """Every one of the 10,000 equations, mapped to the first part that holds it.
+
+    The parts are tried in the order train, val, test; a sum in none of them is ``unused``.
+    With disjoint data each sum is in exactly one part; with the notebook's sampled data a
+    test sum that also occurs in the training split counts as ``train``.
+
+    >>> from collections import Counter
+    >>> from chapter3.adder.exhaustive import part_of_each_sum
+    >>> from chapter3.adder.training import FAST_RECIPE, ORIGINAL_RECIPE
+    >>> Counter(part_of_each_sum(FAST_RECIPE).values())
+    Counter({'train': 5000, 'val': 2500, 'test': 2500})
+    >>> Counter(part_of_each_sum(ORIGINAL_RECIPE).values())
+    Counter({'train': 5008, 'unused': 3682, 'val': 914, 'test': 396})
+    """
+    parts = split_equations(recipe)
+    label = dict.fromkeys(all_equations(2), "unused")
+    for part in ("test", "val", "train"):  # later parts overwrite: train wins
+        for equation in parts[part]:
+            label[equation] = part
+    return label
+
+
+@dataclass
+class ExhaustiveResult:
+    """Exact match on every sum, in total and per part (``part -> (correct, total)``)."""
+
+    num_correct: int
+    total: int
+    parts: dict[str, tuple[int, int]]
+    wrong: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # expected, got, part
+    seconds: float = 0.0  # the batched decoding only
+
+    def summary(self) -> str:
+        """One line: ``10000/10000 right (train 5000/5000, val ..., test ...)``."""
+        parts = ", ".join(f"{part} {c}/{t}" for part, (c, t) in self.parts.items() if t)
+        return f"{self.num_correct}/{self.total} right ({parts})"
+
+
+def evaluate_all(model: nn.Module, recipe) -> ExhaustiveResult:
+    """Greedy-decode all 10,000 questions in one batched pass and score them by part.
+
+    ``recipe`` (a :class:`~chapter3.adder.training.Recipe`) says which sums were trained on
+    and in which format the model writes its answer (``recipe.reverse_answer``); the wrong
+    answers are listed in the ordinary format, most significant digit first.
+    """
+    check_decoder_model(model)
+    labels = part_of_each_sum(recipe)  # checks the recipe
+    equations = list(labels)
+    shown = (
+        [reverse_answer(e) for e in equations] if recipe.reverse_answer else equations
+    )
+    # reversed answers ("15+57=270") are not true equations: evaluate would refuse them
+    result = (
+        _evaluate_strings(model, shown)
+        if recipe.reverse_answer
+        else evaluate(model, shown)
+    )
+    wrong_set = {expected for expected, _ in result.wrong}
+    parts = {}
+    for part in PARTS:
+        members = [
+            e for e, s in zip(equations, shown, strict=True) if labels[e] == part
+        ]
+        shown_members = [
+            s for e, s in zip(equations, shown, strict=True) if labels[e] == part
+        ]
+        parts[part] = (
+            len(members) - sum(s in wrong_set for s in shown_members),
+            len(members),
+        )
+    wrong = []
+    for expected, got in result.wrong:
+        original = reverse_answer(expected) if recipe.reverse_answer else expected
+        if recipe.reverse_answer and "=" in got:
+            got = reverse_answer(got)
+        wrong.append((original, got, labels[original]))
+    return ExhaustiveResult(
+        result.num_correct, result.total, parts, wrong, seconds=result.seconds
+    )
+
+
+@torch.no_grad()
+def answer_correct(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """(N,) booleans: is every answer token of each (N, L) equation the model's arg-max?
+
+    One teacher-forced forward pass. Greedy decoding feeds the model its own tokens; as long
+    as they are right they *are* the true prefix, so a row is right here exactly when greedy
+    decoding gets the whole answer right (up to float rounding between the two code paths:
+    the decoder uses a key/value cache). :func:`evaluate_all` decodes for real.
+    """
+    check_decoder_model(model)
+    was_training = model.training
+    model.eval()
+    try:
+        batch = construct_batches(tokens)
+        device = next(model.parameters()).device
+        logits = model(batch.input.to(device), batch.padding_mask.to(device))
+        predicted = logits.argmax(dim=-1).cpu()  # (N, L-1)
+        graded = batch.target != PAD  # (N, L-1): the answer digits and <EOS>
+        return ((predicted == batch.target) | ~graded).all(dim=1)  # (N,)
+    finally:
+        model.train(was_training)

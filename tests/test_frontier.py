@@ -1,0 +1,327 @@
+"""The adder at the frontier: exhaustive scoring, the fast recipe's loop, progress output,
+the reversed answer format, head ablation and ``make bench``'s result files."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from chapter3.adder import cli, trained_adder, training
+from chapter3.adder.carries import CARRY_CLASSES
+from chapter3.adder.data import TensorLoader, all_equations, reverse_answer
+from chapter3.adder.decoding import evaluate
+from chapter3.adder.exhaustive import (
+    answer_correct,
+    evaluate_all,
+    part_of_each_sum,
+    split_equations,
+)
+from chapter3.adder.heads import correct_by_carry, head_zeroed, staircase
+from chapter3.adder.training import (
+    FAST_RECIPE,
+    LineProgress,
+    progress_bar,
+    train,
+)
+from chapter3.gpt import GPTConfig
+
+TINY = replace(
+    FAST_RECIPE,
+    name="tiny",
+    model=GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0),
+    disjoint_sizes=(512, 128, 128),
+    epochs=2,
+    extra_epochs=0,
+    lr=3e-3,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_trained():
+    return train(TINY, progress=False)
+
+
+def test_fast_recipe_trains_on_at_most_half_and_tests_on_a_disjoint_part():
+    parts = split_equations(FAST_RECIPE)
+    assert len(parts["train"]) <= 5000
+    assert not set(parts["train"]) & set(parts["test"])
+    assert not set(parts["val"]) & set(parts["test"])
+    labels = part_of_each_sum(FAST_RECIPE)
+    assert len(labels) == 10_000 and set(labels.values()) <= {"train", "val", "test"}
+
+
+def test_reverse_answer_round_trip_and_errors():
+    assert reverse_answer("99+99=198") == "99+99=891"
+    assert all(reverse_answer(reverse_answer(e)) == e for e in all_equations()[::97])
+    with pytest.raises(ValueError, match="expected an equation"):
+        reverse_answer("99+99")
+
+
+def test_tensor_loader_covers_every_equation_once_per_epoch():
+    equations = all_equations()[:100]
+    loader = TensorLoader(equations, batch_size=32)
+    torch.manual_seed(0)
+    rows = torch.cat(list(loader))
+    assert len(loader) == 4 and rows.shape == (100, 11)
+    assert sorted(map(tuple, rows.tolist())) == sorted(
+        map(tuple, loader.tokens.tolist())
+    )
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorLoader(equations, batch_size=0)
+
+
+@pytest.fixture(scope="module")
+def fast_adder():
+    """The model of this build (trained once per version of the code, then cached)."""
+    return trained_adder("fast")
+
+
+@pytest.mark.slow
+def test_the_fast_recipe_gets_every_sum_right_end_to_end(fast_adder):
+    _, history = fast_adder
+    assert history.all_correct == 10_000, history.wrong
+    # stopped by the validation check, before the budget of steps ran out
+    assert history.stopped_early
+    assert history.val_correct[-1] == history.num_val
+
+
+@pytest.mark.slow
+def test_teacher_forced_check_agrees_with_greedy_decoding(fast_adder):
+    model, _ = fast_adder
+    equations = all_equations()[::3]
+    tokens = torch.stack([training.encode_equation(e) for e in equations])
+    for layer in range(model.config.num_layers):
+        # a damaged model: some sums right, some wrong
+        with head_zeroed(model, layer, 0):
+            fast = answer_correct(model, tokens)
+            wrong = {expected for expected, _ in evaluate(model, equations).wrong}
+        slow = torch.tensor([e not in wrong for e in equations])
+        assert 0 < int(slow.sum()) < len(equations), "the check needs right and wrong"
+        assert torch.equal(fast, slow)
+
+
+@pytest.mark.slow
+def test_training_scores_all_ten_thousand_sums_by_part(tiny_trained):
+    model, history = tiny_trained
+    assert sum(total for _, total in history.scores.values()) == 10_000
+    assert history.scores["train"][1] == 512 and history.scores["unused"][1] == 9232
+    again = evaluate_all(model, TINY)
+    assert again.num_correct == history.all_correct
+    assert len(again.wrong) == 10_000 - again.num_correct
+    assert all(part in again.parts for _, _, part in again.wrong)
+
+
+@pytest.mark.slow
+def test_stopping_on_the_validation_part():
+    recipe = replace(
+        TINY,
+        batch_size=64,
+        check_every=4,
+        check_streak=0,
+        stop_when_perfect=True,
+        epochs=1,
+        extra_epochs=1,
+    )
+    _, history = train(recipe, progress=False)
+    # 512 / 64 = 8 steps an epoch, checked every 4; one extra epoch since a check failed
+    assert history.check_step == [4, 8, 12, 16] and len(history.epoch) == 2
+    assert all(0 <= c <= 128 for c in history.val_correct)
+    assert not history.stopped_early  # a tiny model does not get all 128 right
+
+
+def test_line_progress_prints_a_few_lines_not_thousands():
+    out = io.StringIO()
+    bar = progress_bar(1000, "train (x)", file=out)
+    assert isinstance(bar, LineProgress)
+    for _ in range(1000):
+        bar.update(1)
+        bar.set_postfix(loss="0.1")
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4 and "\r" not in out.getvalue()
+    assert lines[-1].startswith("train (x): 1000/1000 steps")
+    assert progress_bar(10, "x", enabled=False) is None
+
+
+@pytest.mark.slow
+def test_reversed_answer_recipe_trains_and_is_scored_in_the_usual_format():
+    recipe = replace(TINY, reverse_answer=True, epochs=1)
+    model, history = train(recipe, progress=False)
+    assert sum(total for _, total in history.scores.values()) == 10_000
+    expected, _ = history.wrong[0]
+    assert expected in set(all_equations())  # reported most significant digit first
+    with pytest.raises(ValueError, match="reverse_answer"):
+        train(replace(training.ORIGINAL_RECIPE, reverse_answer=True), progress=False)
+
+
+@pytest.mark.slow
+def test_zeroing_a_head_changes_the_model_only_inside_the_block(tiny_trained):
+    model, _ = tiny_trained
+    x = torch.randint(0, 14, (3, 10))
+    before = model(x)
+    with head_zeroed(model, 0, 1):
+        during = model(x)
+    assert not torch.allclose(before, during)
+    assert torch.equal(model(x), before)
+    with pytest.raises(ValueError, match="head must be in 0..1"):
+        with head_zeroed(model, 0, 2):
+            pass
+
+
+@pytest.mark.slow
+def test_scores_by_carry_class_and_staircase_shapes(tiny_trained):
+    model, _ = tiny_trained
+    counts = correct_by_carry(model, all_equations()[::10])
+    assert list(counts) == list(CARRY_CLASSES)
+    assert sum(total for _, total in counts.values()) == 1000
+    assert staircase(model, all_equations()[::50]).shape == (1, 2, 3, 4)
+
+
+@pytest.mark.slow
+def test_cli_evaluate_all(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(training.RECIPES, "fast", replace(TINY, name="fast"))
+    out = tmp_path / "tiny.pt"
+    assert cli.main(["train", "--epochs", "1", "--out", str(out), "--seed", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "all 10000 sums:" in captured.out
+    assert "\r" not in captured.err and len(captured.err.splitlines()) <= 5
+    assert cli.main(["evaluate", "--all", "--checkpoint", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("exact match on all 10000 sums (recipe 'fast'): ")
+    assert "train " in printed[0] and "val " in printed[0] and "test " in printed[0]
+    assert printed[1].startswith("  expected ") and printed[-1].startswith("  ... and ")
+
+
+@pytest.mark.slow
+def test_bench_quick_writes_every_section(tmp_path):
+    from chapter3.bench import main
+
+    assert main(["--quick", "--out", str(tmp_path), "--sections", "attention"]) == 0
+    written = json.loads((tmp_path / "bench.json").read_text())
+    rows = written["sections"]["attention"]["data"][0]["rows"]
+    names = [r["variant"] for r in rows]
+    assert "SDPA, is_causal" in names and "nn.MultiheadAttention, no weights" in names
+    assert max(r["max_abs_diff"] for r in rows) < 1e-4
+    assert written["sections"]["attention"]["machine"]["cores"] >= 1
+
+
+# --- the sentences of docs/adder_frontier.md about this build's model -------------------------
+# Each test restates one paragraph of "What the heads learned" as numbers. A retrained model
+# that no longer fits the text fails here: look at the figures again and rewrite the text.
+HUNDREDS, TENS, ONES = 0, 1, 2  # rows of staircase()
+A1, A0, B1, B0 = 0, 1, 2, 3  # columns of staircase()
+
+
+@pytest.fixture(scope="module")
+def stairs(fast_adder):
+    return staircase(fast_adder[0])
+
+
+@pytest.fixture(scope="module")
+def ablation(fast_adder):
+    from chapter3.adder.heads import head_ablation
+
+    return head_ablation(fast_adder[0])
+
+
+@pytest.mark.slow
+def test_claim_layer0_ones_row_reads_the_ones_digits(stairs):
+    # "In layer 0, the ones row of every head puts more than 0.95 of its weight on a0 and b0"
+    assert all(stairs[0, h, ONES, [A0, B0]].sum() > 0.95 for h in range(4))
+
+
+@pytest.mark.slow
+def test_claim_layer0_tens_and_hundreds_rows_read_the_tens_digits(stairs):
+    # "... the tens and hundreds rows read a1 and b1 more than a0 and b0, and no layer-0 head
+    # gives a0 and b0 more than 0.25 there"
+    for h in range(4):
+        for row in (HUNDREDS, TENS):
+            tens, ones = (
+                stairs[0, h, row, [A1, B1]].sum(),
+                stairs[0, h, row, [A0, B0]].sum(),
+            )
+            assert tens > ones and ones < 0.25
+
+
+@pytest.mark.slow
+def test_claim_b0_position_gathers_both_ones_digits_in_layer0(fast_adder):
+    # "In layer 0 the position of b0 reads a0 and b0 (more than 0.75 in every head)"
+    from chapter3.adder.heads import _batch
+    from chapter3.gpt import attention_maps
+
+    batch = _batch(all_equations())
+    _, maps = attention_maps(fast_adder[0].eval(), batch.input, batch.padding_mask)
+    row_b0 = maps[0][:, :, 5].mean(dim=0)  # (H, L): the query at b0, layer 0
+    assert all(row_b0[h, [2, 5]].sum() > 0.75 for h in range(4))
+
+
+@pytest.mark.slow
+def test_claim_layer1_reads_the_carry_at_b0(stairs):
+    # "In layer 1, head 1's tens row and head 2's hundreds row read the position of b0
+    # (more than 0.4), head 2 more than any other position of the operands"
+    assert stairs[1, 1, TENS, B0] > 0.4
+    assert stairs[1, 2, HUNDREDS, B0] > 0.4
+    assert stairs[1, 2, HUNDREDS].argmax() == B0
+
+
+@pytest.mark.slow
+def test_claim_layer1_attention_depends_on_the_carry_class_layer0_hardly(fast_adder):
+    # "Between carry classes, no layer-0 weight of an answer row moves by more than 0.35,
+    # most of them far less; in layer 1 some move by more than 0.7" and "L1H1's tens row
+    # reads b0 with more than 0.9 for sums without a carry and less than 0.2 for sums
+    # whose ones column carries into the tens (carry into tens, cascades)"
+    from chapter3.adder.heads import ANSWER_ROWS, attention_by_carry
+
+    by_class = attention_by_carry(fast_adder[0])
+    rows = list(ANSWER_ROWS)
+    stacked = torch.stack(
+        [m[:, :, rows] for m in by_class.values()]
+    )  # (4, layers, H, 3, L)
+    spread = stacked.amax(dim=0) - stacked.amin(dim=0)  # (layers, H, 3, L)
+    assert spread[0].max() < 0.35 and spread[1].max() > 0.7
+    tens_b0 = {name: float(m[1, 1, 7, 5]) for name, m in by_class.items()}
+    assert tens_b0["no carry"] > 0.9
+    assert tens_b0["carry into tens"] < 0.2 and tens_b0["cascade"] < 0.2
+
+
+@pytest.mark.slow
+def test_claim_head_ablation(ablation):
+    # "Without L1H0 no cascade is right (more than half of the no-carry sums still are);
+    # without L0H3 at most one sum is lost; without any other head, more than 1,000"
+    total = {k: sum(c for c, _ in v.values()) for k, v in ablation.items()}
+    assert total[None] == 10_000
+    assert ablation[(1, 0)]["cascade"][0] == 0
+    assert ablation[(1, 0)]["no carry"][0] > 3025 / 2
+    assert total[(0, 3)] >= 9_999
+    others = [k for k in ablation if k not in (None, (0, 3))]
+    assert all(total[k] < 9_000 for k in others)
+    # "... and cascades are the class that suffers most when L1H0 or L0H0 is gone"
+    for head in ((1, 0), (0, 0)):
+        share = {c: n / t for c, (n, t) in ablation[head].items()}
+        assert min(share, key=share.get) == "cascade"
+
+
+def test_frontier_functions_refuse_bad_arguments():
+    from chapter3.gpt import GPTDecoder
+
+    model = GPTDecoder(TINY.model)
+    with pytest.raises(TypeError, match="recipe must be a Recipe"):
+        split_equations("fast")
+    with pytest.raises(TypeError, match="model must be a GPTDecoder"):
+        evaluate_all("model", TINY)
+    with pytest.raises(TypeError, match="equations must be a list"):
+        staircase(model, "15+57=072")
+    with pytest.raises(ValueError, match="equations is empty"):
+        correct_by_carry(model, [])
+    with pytest.raises(ValueError, match="is wrong"):
+        staircase(model, ["15+57=073"])
+    with pytest.raises(TypeError, match="layer must be an int"):
+        with head_zeroed(model, 0.0, 0):
+            pass
+    with pytest.raises(ValueError, match="layer must be in 0..0"):
+        with head_zeroed(model, 1, 0):
+            pass
