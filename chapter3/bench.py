@@ -10,7 +10,7 @@ written and never looks at a timing.
 
 1. :func:`bench_attention`: causal multi-head attention at the size of the well-known
    comparison (batch 8, 1,024 tokens, width 768, 12 heads, float32, dropout 0), forward and
-   forward + backward, timed with :mod:`torch.utils.benchmark`: the wrapper of single heads,
+   forward + backward, timed with ``torch.utils.benchmark``: the wrapper of single heads,
    the chapter's :class:`~chapter3.multihead.MultiHeadAttention`, one combined QKV
    projection, einsum, fused SDPA with an explicit mask and with ``is_causal=True``, and
    :class:`torch.nn.MultiheadAttention` with and without ``need_weights``. Ratios are to the
@@ -19,7 +19,7 @@ written and never looks at a timing.
 2. :func:`bench_recipes`: the whole ``python -m chapter3.adder train`` command, start to saved
    checkpoint, for the original and the fast recipe, one after the other.
 3. :func:`bench_seeds`: the fast recipe's command for ten initialisation seeds.
-4. :func:`bench_ablations`: answer format, layers, width and heads: parameters, steps and
+4. ``bench_ablations()``: answer format, layers, width and heads: parameters, steps and
    time to 10,000/10,000.
 5. :func:`bench_decoding`: batched greedy decoding of all 10,000 sums against the per-sum
    loop.

@@ -56,7 +56,7 @@ def attention_by_carry(
 
     Returns ``class -> (num_layers, num_heads, L, L)``: row *i*, column *j* is how much query
     *i* reads key *j*, averaged over the sums of that class (all 10,000 by default). The order
-    of the classes is :data:`chapter3.adder.carries.CARRY_CLASSES`.
+    of the classes is ``chapter3.adder.carries.CARRY_CLASSES``.
     """
     equations = _equations(model, equations)
     batch = _batch(equations)
