@@ -34,7 +34,7 @@ PARTS = ("train", "val", "test", "unused")
 def split_equations(recipe) -> dict[str, list[str]]:
     """The train, val and test equations of ``recipe``, answers unreversed.
 
-    ``recipe`` is a :class:`~chapter3.adder.training.Recipe` or a recipe's name.
+    ``recipe`` is a :class:`~chapter3.adder.training.Recipe`.
 
     For the ``"original"`` data these are the notebook's samples, with repeats and overlaps;
     for ``"disjoint"`` data, three disjoint parts of the 10,000.
