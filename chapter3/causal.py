@@ -9,15 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chapter3._checks import (  # re-exported: older code imports them from here
-    check_attention_args,
-    check_attention_input,
-    check_batch_input,
-    check_seq_len,
-)
+from chapter3._checks import check_attention_args, check_attention_input
 from chapter3.masks import masked_softmax
 
-__all__ = ["CausalAttention", "check_batch_input", "check_seq_len"]
+# check_attention_input is listed too: the 3.5 page points at it as forward's first line.
+__all__ = ["CausalAttention", "check_attention_input"]
 
 
 class CausalAttention(nn.Module):
