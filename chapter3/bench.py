@@ -371,8 +371,9 @@ def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
             base, name=name, model=config, epochs=base.epochs * budget, **changes
         )
 
+    shape = f"{model.num_layers} layers, width {model.d_model}, {model.num_heads} heads"
     return {
-        "fast recipe (2 layers, width 64, 4 heads)": variant("fast", budget=1),
+        f"fast recipe ({shape})": variant("fast", budget=1),
         "answer reversed (ones digit first)": variant(
             "reversed", budget=1, reverse_answer=True
         ),
@@ -380,21 +381,30 @@ def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
         "1 layer, answer reversed": variant(
             "1-layer-reversed", model={"num_layers": 1}, reverse_answer=True
         ),
+        "width 64, 4 heads": variant(
+            "width-64-4-heads", model={"d_model": 64, "num_heads": 4}
+        ),
+        "4 heads": variant("4-heads", model={"num_heads": 4}),
         "2 heads": variant("2-heads", model={"num_heads": 2}),
         "1 head": variant("1-head", model={"num_heads": 1}),
-        "width 32": variant("width-32", model={"d_model": 32, "d_ff": 64}),
+        "width 32": variant(
+            "width-32", model={"d_model": 32, "d_ff": 64, "num_heads": 4}
+        ),
         "width 32, 2 heads": variant(
             "width-32-2-heads", model={"d_model": 32, "d_ff": 64, "num_heads": 2}
         ),
         "width 32, 1 layer": variant(
-            "width-32-1-layer", model={"d_model": 32, "d_ff": 64, "num_layers": 1}
+            "width-32-1-layer",
+            model={"d_model": 32, "d_ff": 64, "num_heads": 4, "num_layers": 1},
         ),
         "width 32, 1 layer, answer reversed": variant(
             "width-32-1-layer-reversed",
-            model={"d_model": 32, "d_ff": 64, "num_layers": 1},
+            model={"d_model": 32, "d_ff": 64, "num_heads": 4, "num_layers": 1},
             reverse_answer=True,
         ),
-        "width 16": variant("width-16", model={"d_model": 16, "d_ff": 32}),
+        "width 16": variant(
+            "width-16", model={"d_model": 16, "d_ff": 32, "num_heads": 4}
+        ),
         "width 16, 2 heads": variant(
             "width-16-2-heads", model={"d_model": 16, "d_ff": 32, "num_heads": 2}
         ),

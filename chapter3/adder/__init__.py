@@ -3,6 +3,8 @@
 - :mod:`chapter3.adder.vocab` — tokens, ``encode``/``decode``, checked questions;
 - :mod:`chapter3.adder.data` — every equation, the splits, loaders and teacher-forcing batches;
 - :mod:`chapter3.adder.training` — recipes, learning-rate schedules, the training loop;
+- :mod:`chapter3.adder.optim` — :class:`~chapter3.adder.optim.LightAdam`, Adam without
+  ``torch.optim`` (whose first use costs about a second of imports);
 - :mod:`chapter3.adder.decoding` — batched greedy decoding, accuracy, ``what_is``;
 - :mod:`chapter3.adder.checkpoints` — saving, loading, and the cached
   :func:`~chapter3.adder.checkpoints.trained_adder`;

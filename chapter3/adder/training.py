@@ -16,7 +16,8 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from chapter3._checks import check_positive_int
+from chapter3._checks import check_positive_int, check_probability
+from chapter3.adder.carries import carry_class_of_equation
 from chapter3.adder.data import (
     AdderLoaders,
     EquationDataset,
@@ -31,6 +32,7 @@ from chapter3.adder.data import (
 )
 from chapter3.adder.decoding import evaluate
 from chapter3.adder.exhaustive import answer_correct, evaluate_all
+from chapter3.adder.optim import LightAdam
 from chapter3.adder.vocab import PAD
 from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
@@ -66,16 +68,29 @@ class Recipe:
     warmup_epochs: float = 3.0
     grad_clip: float = 1.0
     init_seed: int = 42  # seeds the weights and the shuffling
+    # "notebook": Xavier on the (1, L, D) position tensor, as the adder notebook does, which
+    # treats it like a convolution's weight and draws small values (bound 0.088 at D = 64);
+    # "table": Xavier on the (L, D) table, the token embedding's scale (bound 0.28 at D = 64)
+    position_init: str = "notebook"
+    # "torch": torch.optim.Adam with a LambdaLR; "light": chapter3.adder.optim.LightAdam, the
+    # same update without torch.optim (whose first use costs about a second of imports)
+    optimizer: str = "torch"
     threads: int | None = (
         None  # torch.set_num_threads during training (None: leave as is)
     )
     reverse_answer: bool = False  # "disjoint" data: answer written ones digit first
+    # "disjoint" data: each training sum of the hardest carry class (a cascade, such as
+    # 55+45) is shown this many times per epoch; the set of training sums does not change
+    repeat_cascades: int = 1
     # Validation checks: every `check_every` steps (0: at the end of each epoch) or, with
     # `check_streak`, once that many training sums in a row were right (the forward passes
     # of training already hold their predictions, so watching them costs nothing).
     check_every: int = 0
     check_streak: int = 0
     stop_when_perfect: bool = False  # stop at the first check with every val sum right
+    # a validation sum counts as right at a check only when the model also gives each of its
+    # answer tokens at least this probability (0: the arg-max is enough)
+    check_min_prob: float = 0.0
     # "warmup_linear": the learning rate falls to this fraction of `lr` at the end of
     # `epochs`; with `stop_when_perfect`, up to `extra_epochs` more epochs run at that rate
     # until a validation check finds every validation sum right
@@ -92,7 +107,7 @@ ORIGINAL_RECIPE = Recipe(name="original")
 
 FAST_RECIPE = Recipe(
     name="fast",
-    model=GPTConfig(d_model=64, num_heads=4, num_layers=2, d_ff=128, dropout=0.0),
+    model=GPTConfig(d_model=48, num_heads=6, num_layers=2, d_ff=128, dropout=0.0),
     data="disjoint",
     disjoint_sizes=(5000, 2500, 2500),
     batch_size=32,
@@ -106,11 +121,16 @@ FAST_RECIPE = Recipe(
     final_lr_fraction=0.05,
     extra_epochs=4,
     evaluate_each_epoch=False,
+    position_init="table",
+    optimizer="light",
+    repeat_cascades=5,
 )
-"""A smaller model without dropout, small batches, a short warm-up and a linear decay to 5 %,
-trained on half of the 10,000 sums; it stops at the first validation check with every one of
-the 2,500 validation sums right (checked once 5,000 training sums in a row were right), after
-at most 8 + 4 epochs."""
+"""A smaller model without dropout (width 48, six heads), small batches, a short warm-up and a
+linear decay to 5 %, trained on half of the 10,000 sums with every cascade among them shown
+five times per epoch; it stops at the first validation check with every one of the 2,500
+validation sums right (checked once 5,000 training sums in a row were right), after at most
+8 + 4 epochs. Positions start at the token embedding's scale, and the optimizer is
+:class:`~chapter3.adder.optim.LightAdam`."""
 
 RECIPES = {"original": ORIGINAL_RECIPE, "fast": FAST_RECIPE}
 
@@ -170,16 +190,34 @@ class WarmupLinearSchedule:
         return max(self.floor, linear)
 
 
+def schedule_factor(recipe: str | Recipe, steps_per_epoch: int):
+    """The learning-rate factor of ``recipe``: step ``s`` uses ``recipe.lr * factor(s)``.
+
+    The warm-up lasts ``ceil(recipe.warmup_epochs * steps_per_epoch)`` steps; the factor is a
+    :class:`NoamSchedule` (``recipe.schedule == "noam"``) or a :class:`WarmupLinearSchedule`
+    that reaches 0 after ``recipe.epochs * steps_per_epoch`` steps (``"warmup_linear"``).
+    """
+    recipe = get_recipe(recipe)
+    check_positive_int(steps_per_epoch, "steps_per_epoch")
+    warmup = math.ceil(recipe.warmup_epochs * steps_per_epoch)
+    if recipe.schedule == "noam":
+        return NoamSchedule(recipe.model.d_model, warmup)
+    if recipe.schedule == "warmup_linear":
+        return WarmupLinearSchedule(
+            warmup, recipe.epochs * steps_per_epoch, recipe.final_lr_fraction
+        )
+    raise ValueError(
+        f"unknown schedule {recipe.schedule!r}: use 'noam' or 'warmup_linear'"
+    )
+
+
 def make_schedule(
     optimizer: torch.optim.Optimizer, recipe: str | Recipe, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """The ``LambdaLR`` that :func:`train` steps once per batch for ``recipe``.
 
-    The warm-up lasts ``ceil(recipe.warmup_epochs * steps_per_epoch)`` steps; the factor is a
-    :class:`NoamSchedule` (``recipe.schedule == "noam"``) or a :class:`WarmupLinearSchedule`
-    that reaches 0 after ``recipe.epochs * steps_per_epoch`` steps (``"warmup_linear"``).
-    ``scheduler.lr_lambdas[0]`` is that factor; the learning rate of step ``s`` is
-    ``recipe.lr * factor(s)`` (``optimizer``'s base lr should be ``recipe.lr``).
+    ``scheduler.lr_lambdas[0]`` is :func:`schedule_factor`; the learning rate of step ``s``
+    is ``recipe.lr * factor(s)`` (``optimizer``'s base lr should be ``recipe.lr``).
 
     >>> import torch
     >>> from chapter3.adder.training import ORIGINAL_RECIPE, make_schedule
@@ -188,20 +226,35 @@ def make_schedule(
     >>> scheduler.lr_lambdas[0].warmup_steps
     84
     """
-    recipe = get_recipe(recipe)
-    check_positive_int(steps_per_epoch, "steps_per_epoch")
-    warmup = math.ceil(recipe.warmup_epochs * steps_per_epoch)
-    if recipe.schedule == "noam":
-        factor = NoamSchedule(recipe.model.d_model, warmup)
-    elif recipe.schedule == "warmup_linear":
-        factor = WarmupLinearSchedule(
-            warmup, recipe.epochs * steps_per_epoch, recipe.final_lr_fraction
-        )
-    else:
-        raise ValueError(
-            f"unknown schedule {recipe.schedule!r}: use 'noam' or 'warmup_linear'"
-        )
+    factor = schedule_factor(recipe, steps_per_epoch)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
+
+
+def init_positions(model: GPTDecoder, how: str) -> GPTDecoder:
+    """Re-draw the learned positions ``"table"``-style (Xavier on the (L, D) table), or leave
+    the notebook's draw (``"notebook"``); returns ``model``."""
+    if how == "table":
+        with torch.no_grad():
+            torch.nn.init.xavier_uniform_(model.pos_embed[0])  # (L, D) view
+    elif how != "notebook":
+        raise ValueError(f"position_init must be 'notebook' or 'table', got {how!r}")
+    return model
+
+
+def make_optimizer(model, recipe: Recipe, steps_per_epoch: int):
+    """``(optimizer, scheduler)`` for ``recipe``: ``torch.optim.Adam`` with a ``LambdaLR``, or
+    a :class:`~chapter3.adder.optim.LightAdam` with the schedule built in (and no scheduler).
+    """
+    kwargs = {"lr": recipe.lr, "betas": recipe.betas, "eps": recipe.eps}
+    if recipe.optimizer == "light":
+        factor = schedule_factor(recipe, steps_per_epoch)
+        return LightAdam(model.parameters(), schedule=factor, **kwargs), None
+    if recipe.optimizer != "torch":
+        raise ValueError(
+            f"recipe.optimizer must be 'torch' or 'light', got {recipe.optimizer!r}"
+        )
+    optimizer = torch.optim.Adam(model.parameters(), **kwargs)
+    return optimizer, make_schedule(optimizer, recipe, steps_per_epoch)
 
 
 def adder_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -294,11 +347,18 @@ def build_data(recipe: Recipe):
         if recipe.reverse_answer:
             splits = tuple([reverse_answer(e) for e in part] for part in splits)
         train, val, test = (EquationDataset(part) for part in splits)
+        check_positive_int(recipe.repeat_cascades, "recipe.repeat_cascades")
+        shown = train.equations + [
+            e
+            for e in train.equations
+            for _ in range(recipe.repeat_cascades - 1)
+            if carry_class_of_equation(e) == "cascade"
+        ]
         return AdderLoaders(
             train,
             val,
             test,
-            TensorLoader(train.equations, recipe.batch_size, shuffle=True),
+            TensorLoader(shown, recipe.batch_size, shuffle=True),
             TensorLoader(val.equations, 2500, shuffle=False),
             TensorLoader(test.equations, 2500, shuffle=False),
         )
@@ -430,6 +490,7 @@ def train(
         raise TypeError(f"check_every must be an int, got {recipe.check_every!r}")
     if recipe.check_every < 0:
         raise ValueError(f"check_every must be 0 or more, got {recipe.check_every}")
+    check_probability(recipe.check_min_prob, "recipe.check_min_prob")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     old_threads = torch.get_num_threads()
     if recipe.threads:
@@ -444,12 +505,9 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
     wall_start = time.perf_counter()
     seed_all(recipe.init_seed)
     loaders = build_data(recipe)
-    model = GPTDecoder(recipe.model).to(device)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=recipe.lr, betas=recipe.betas, eps=recipe.eps
-    )
+    model = init_positions(GPTDecoder(recipe.model), recipe.position_init).to(device)
     steps_per_epoch = len(loaders.train_loader)
-    scheduler = make_schedule(optimizer, recipe, steps_per_epoch)
+    optimizer, scheduler = make_optimizer(model, recipe, steps_per_epoch)
 
     train_strings = split_strings(loaders.train_set)
     test_strings = split_strings(loaders.test_set)
@@ -468,7 +526,7 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
     )
 
     def check() -> bool:  # True when every validation sum is right
-        correct = int(answer_correct(model, val_tokens).sum())
+        correct = int(answer_correct(model, val_tokens, recipe.check_min_prob).sum())
         history.check_step.append(history.steps)
         history.val_correct.append(correct)
         return correct == len(val_tokens)
@@ -541,7 +599,10 @@ __all__ = [
     "get_recipe",
     "NoamSchedule",
     "WarmupLinearSchedule",
+    "schedule_factor",
     "make_schedule",
+    "init_positions",
+    "make_optimizer",
     "adder_loss",
     "History",
     "build_data",
