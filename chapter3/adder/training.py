@@ -69,8 +69,8 @@ class Recipe:
     grad_clip: float = 1.0
     init_seed: int = 42  # seeds the weights and the shuffling
     # "notebook": Xavier on the (1, L, D) position tensor, as the adder notebook does, which
-    # treats it like a convolution's weight and draws small values (bound 0.088 at D = 64);
-    # "table": Xavier on the (L, D) table, the token embedding's scale (bound 0.28 at D = 64)
+    # treats it like a convolution's weight and draws small values (bound 0.10 at D = 48);
+    # "table": Xavier on the (L, D) table, the token embedding's scale (bound 0.32 at D = 48)
     position_init: str = "notebook"
     # "torch": torch.optim.Adam with a LambdaLR; "light": chapter3.adder.optim.LightAdam, the
     # same update without torch.optim (whose first use costs about a second of imports)
