@@ -407,12 +407,13 @@ def check_masked_softmax_args(attn_scores, attend) -> None:
     broadcasts to it without changing its shape."""
     check_tensor(attn_scores, "attn_scores")
     check_bool_mask(attend, "attend")
-    try:
-        fits = (
-            torch.broadcast_shapes(attend.shape, attn_scores.shape) == attn_scores.shape
-        )
-    except RuntimeError:
-        fits = False
+    # what torch.broadcast_shapes(attend.shape, scores) == scores says, in plain Python: that
+    # call costs more than the softmax it guards on the small tensors of the adder
+    shape, scores = attend.shape, attn_scores.shape
+    fits = len(shape) <= len(scores) and all(
+        size in (1, target)
+        for size, target in zip(reversed(shape), reversed(scores), strict=False)
+    )
     if not fits:
         raise ValueError(
             f"attend of shape {tuple(attend.shape)} does not broadcast to attn_scores of "

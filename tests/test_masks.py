@@ -142,3 +142,21 @@ def test_masked_softmax_matches_plain_softmax_and_zeroes_blind_rows():
     assert naive[2].isnan().all()
     w.sum().backward()
     assert torch.isfinite(scores.grad).all()
+
+
+@pytest.mark.parametrize(
+    "mask_shape",
+    [(3,), (1, 3), (2, 3), (4, 1, 3), (2, 1, 1), (5, 2, 3), (1, 1, 1, 3), (2, 2), (3, 3)],
+)
+def test_masked_softmax_accepts_exactly_the_masks_torch_broadcasts(mask_shape):
+    scores_shape = (4, 2, 3)
+    try:
+        fits = torch.broadcast_shapes(mask_shape, scores_shape) == scores_shape
+    except RuntimeError:
+        fits = False
+    attend = torch.ones(mask_shape, dtype=torch.bool)
+    if fits:
+        assert masked_softmax(torch.zeros(scores_shape), attend).shape == scores_shape
+    else:
+        with pytest.raises(ValueError, match="does not broadcast"):
+            masked_softmax(torch.zeros(scores_shape), attend)
