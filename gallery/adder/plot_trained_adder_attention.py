@@ -221,9 +221,10 @@ assert all(claims.values()), (
 # instead (more than half of its weight; the other layer-0 heads give them less than 0.2). A
 # layer-1 head of the hundreds row, also named above, puts more than 0.4 of its weight on the
 # ones positions, mostly on ``b0``, where layer 0 has gathered both ones digits: the carry is
-# read twice, once directly and once one layer up (:ref:`adder_frontier` follows that path). The tens digit needs the tens
-# column *and* the carry, and its row mixes the tens digits with ``=`` and the answer written
-# so far. What the maps cannot show is the arithmetic itself: attention only says where a
-# head reads; the feed-forward layers between the attention layers do the adding.
+# read twice, once directly and once one layer up (:ref:`adder_frontier` follows that path).
+# The tens digit needs the tens column *and* the carry, and its row mixes the tens digits with
+# ``=`` and the answer written so far. What the maps cannot show is the arithmetic itself:
+# attention only says where a head reads; the feed-forward layers between the attention
+# layers do the adding.
 
 # sphinx_gallery_thumbnail_number = 1
