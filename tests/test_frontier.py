@@ -254,7 +254,10 @@ def test_claim_layer0_tens_row_reads_the_tens_digits(stairs):
     # "in every head, the row that writes the tens digit reads the tens digits more than the
     # ones digits (no head gives a0 and b0 more than 0.3 there)"
     for h in range(stairs.shape[1]):
-        tens, ones = stairs[0, h, TENS, [A1, B1]].sum(), stairs[0, h, TENS, [A0, B0]].sum()
+        tens, ones = (
+            stairs[0, h, TENS, [A1, B1]].sum(),
+            stairs[0, h, TENS, [A0, B0]].sum(),
+        )
         assert tens > ones and ones < 0.3
 
 

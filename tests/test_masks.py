@@ -146,7 +146,17 @@ def test_masked_softmax_matches_plain_softmax_and_zeroes_blind_rows():
 
 @pytest.mark.parametrize(
     "mask_shape",
-    [(3,), (1, 3), (2, 3), (4, 1, 3), (2, 1, 1), (5, 2, 3), (1, 1, 1, 3), (2, 2), (3, 3)],
+    [
+        (3,),
+        (1, 3),
+        (2, 3),
+        (4, 1, 3),
+        (2, 1, 1),
+        (5, 2, 3),
+        (1, 1, 1, 3),
+        (2, 2),
+        (3, 3),
+    ],
 )
 def test_masked_softmax_accepts_exactly_the_masks_torch_broadcasts(mask_shape):
     scores_shape = (4, 2, 3)
