@@ -500,12 +500,3 @@ def check_adam_args(params, lr, betas, eps) -> None:
         )
     ):
         raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-
-
-def check_probability(p, name: str) -> float:
-    """Raise unless ``p`` is a number in [0, 1]; return it as a float."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1], got {type(p).__name__}")
-    if not (math.isfinite(p) and 0 <= p <= 1):
-        raise ValueError(f"{name} must be in [0, 1], got {p}")
-    return float(p)

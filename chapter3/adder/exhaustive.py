@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from chapter3._checks import check_decoder_model, check_probability, check_recipe
+from chapter3._checks import check_decoder_model, check_recipe
 from chapter3.adder.data import (
     all_equations,
     construct_batches,
@@ -148,11 +148,8 @@ def evaluate_all(model: nn.Module, recipe) -> ExhaustiveResult:
 
 
 @torch.no_grad()
-def answer_correct(
-    model: nn.Module, tokens: torch.Tensor, min_prob: float = 0.0
-) -> torch.Tensor:
-    """(N,) booleans: is every answer token of each (N, L) equation the model's arg-max
-    (and, with ``min_prob``, given at least that probability)?
+def answer_correct(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """(N,) booleans: is every answer token of each (N, L) equation the model's arg-max?
 
     One teacher-forced forward pass. Greedy decoding feeds the model its own tokens; as long
     as they are right they *are* the true prefix, so a row is right here exactly when greedy
@@ -160,7 +157,6 @@ def answer_correct(
     the decoder uses a key/value cache). :func:`evaluate_all` decodes for real.
     """
     check_decoder_model(model)
-    min_prob = check_probability(min_prob, "min_prob")
     was_training = model.training
     model.eval()
     try:
@@ -169,10 +165,6 @@ def answer_correct(
         logits = model(batch.input.to(device), batch.padding_mask.to(device))
         predicted = logits.argmax(dim=-1).cpu()  # (N, L-1)
         graded = batch.target != PAD  # (N, L-1): the answer digits and <EOS>
-        right = predicted == batch.target  # (N, L-1)
-        if min_prob:
-            probs = logits.softmax(dim=-1).cpu()  # (N, L-1, V)
-            right &= probs.gather(-1, batch.target[..., None])[..., 0] >= min_prob
-        return (right | ~graded).all(dim=1)  # (N,)
+        return ((predicted == batch.target) | ~graded).all(dim=1)  # (N,)
     finally:
         model.train(was_training)

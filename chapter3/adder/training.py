@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from chapter3._checks import check_positive_int, check_probability
+from chapter3._checks import check_positive_int
 from chapter3.adder.carries import carry_class_of_equation
 from chapter3.adder.data import (
     AdderLoaders,
@@ -88,9 +88,6 @@ class Recipe:
     check_every: int = 0
     check_streak: int = 0
     stop_when_perfect: bool = False  # stop at the first check with every val sum right
-    # a validation sum counts as right at a check only when the model also gives each of its
-    # answer tokens at least this probability (0: the arg-max is enough)
-    check_min_prob: float = 0.0
     # "warmup_linear": the learning rate falls to this fraction of `lr` at the end of
     # `epochs`; with `stop_when_perfect`, up to `extra_epochs` more epochs run at that rate
     # until a validation check finds every validation sum right
@@ -348,11 +345,11 @@ def build_data(recipe: Recipe):
             splits = tuple([reverse_answer(e) for e in part] for part in splits)
         train, val, test = (EquationDataset(part) for part in splits)
         check_positive_int(recipe.repeat_cascades, "recipe.repeat_cascades")
+        cascades = [
+            e for e in train.equations if carry_class_of_equation(e) == "cascade"
+        ]
         shown = train.equations + [
-            e
-            for e in train.equations
-            for _ in range(recipe.repeat_cascades - 1)
-            if carry_class_of_equation(e) == "cascade"
+            e for e in cascades for _ in range(recipe.repeat_cascades - 1)
         ]
         return AdderLoaders(
             train,
@@ -490,7 +487,6 @@ def train(
         raise TypeError(f"check_every must be an int, got {recipe.check_every!r}")
     if recipe.check_every < 0:
         raise ValueError(f"check_every must be 0 or more, got {recipe.check_every}")
-    check_probability(recipe.check_min_prob, "recipe.check_min_prob")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     old_threads = torch.get_num_threads()
     if recipe.threads:
@@ -526,7 +522,7 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
     )
 
     def check() -> bool:  # True when every validation sum is right
-        correct = int(answer_correct(model, val_tokens, recipe.check_min_prob).sum())
+        correct = int(answer_correct(model, val_tokens).sum())
         history.check_step.append(history.steps)
         history.val_correct.append(correct)
         return correct == len(val_tokens)
