@@ -358,9 +358,9 @@ def test_parse_question_zero_pads_both_operands(question, padded):
 
 @pytest.mark.slow
 def test_trained_adder_answers_left_padded_questions_like_unpadded_ones():
-    from chapter3.adder.checkpoints import trained_adder
+    from chapter3.adder.reference import reference_adder
 
-    adder, _ = trained_adder("fast")
+    adder, _ = reference_adder("fast")
     prompts = prompts_of(QUESTIONS)
     plain = greedy_decode(adder, prompts)[:, prompts.size(1) :]
     padded = left_pad([p for p in prompts], extra=3)

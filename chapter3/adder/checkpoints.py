@@ -227,9 +227,15 @@ def default_cache_dir() -> Path:
 
 
 def cache_path(recipe="fast", cache_dir=None) -> Path:
-    """Where :func:`trained_adder` keeps the checkpoint of ``recipe`` for the current code."""
+    """Where :func:`trained_adder` keeps the checkpoint of ``recipe`` for the current code.
+
+    The key holds the CPU kernels in use (``torch.backends.cpu.get_cpu_capability()``, which
+    ``ATEN_CPU_CAPABILITY`` changes) and torch's version: each trains its own model.
+    """
     recipe = get_recipe(recipe)
-    key = hashlib.sha256(f"{source_hash()}|{recipe!r}".encode()).hexdigest()[:16]
+    kernels = f"{torch.__version__}|{torch.backends.cpu.get_cpu_capability()}"
+    key = f"{source_hash()}|{recipe!r}|{kernels}"
+    key = hashlib.sha256(key.encode()).hexdigest()[:16]
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return directory / f"adder-{recipe.name}-{key}.pt"
 

@@ -1,8 +1,8 @@
-"""The adder trained in this build, live in the reader's browser, and the mask playground.
+"""The reference adder, live in the reader's browser, and the mask playground.
 
-At the end of every HTML build that has a page with a live widget, the adder of the fast
-recipe (:func:`chapter3.adder.checkpoints.trained_adder`, cached in
-``_build/adder-cache``) is exported to
+At the end of every HTML build that has a page with a live widget, the committed reference
+model of the fast recipe (:func:`chapter3.adder.reference.reference_adder`, the same weights on
+every machine, so every number the page shows is too) is exported to
 ``_static/live/adder-model.js``: its config, vocabulary and float32 weights (base64), assigned to
 ``globalThis.ADDER_MODEL`` so that a plain ``<script src>`` loads it from ``http://`` and from
 ``file://`` alike (a browser refuses ``fetch`` of a local JSON file). The atlas, the model's
@@ -139,11 +139,11 @@ def write_global(path: Path, name: str, value: dict) -> Path:
 
 
 def export_all(outdir: Path, with_atlas: bool = True, model=None) -> list[Path]:
-    """Export the fast adder (and its atlas) to ``outdir``; return the files written."""
+    """Export the reference adder (and its atlas) to ``outdir``; return the files written."""
     if model is None:
-        from chapter3.adder import trained_adder
+        from chapter3.adder.reference import reference_adder
 
-        model, _ = trained_adder("fast")
+        model, _ = reference_adder("fast")
     model.eval()
     written = [write_global(outdir / WEIGHT_FILE, "ADDER_MODEL", export_model(model))]
     if with_atlas:

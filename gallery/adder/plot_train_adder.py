@@ -15,7 +15,10 @@ hardest carries included.
 # ---------------------------------
 # :func:`chapter3.adder.checkpoints.trained_adder` returns the model and its training
 # :class:`~chapter3.adder.training.History`. The model never comes from a checked-in file: a change
-# anywhere in ``chapter3`` changes the cache key, and the next build trains again.
+# anywhere in ``chapter3`` changes the cache key, and the next build trains again. It is this
+# machine's own run: on another kind of CPU the same seed trains a slightly different model
+# (training amplifies rounding differences), so what this page prints is a measurement of this
+# machine. The next example studies the committed reference model instead.
 import matplotlib.pyplot as plt
 import torch
 

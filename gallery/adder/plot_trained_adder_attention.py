@@ -2,19 +2,20 @@
 What the trained adder attends to
 =================================
 
-The adder trained in this build (see the previous example) answers every held-out sum. Where
-does each answer digit look? This script runs the trained decoder on a few complete equations
+The reference adder (the fast recipe trained once and committed with the book, so that these
+maps are the same on every machine; the previous example trains your own) answers every
+held-out sum. Where does each answer digit look? This script runs the trained decoder on a few complete equations
 and draws the attention weights of every layer and every head. The rows that matter are the
 three that *produce* the answer: the row at ``=`` predicts the hundreds digit, the row at the
 hundreds digit predicts the tens digit, and the row at the tens digit predicts the ones digit.
 """
 
 # %%
-# The model of this build and a few equations
-# -------------------------------------------
-# :func:`chapter3.adder.checkpoints.trained_adder` loads the model the previous example
-# trained (or trains
-# it, if this script runs first). :func:`chapter3.gpt.attention_maps` runs the decoder
+# The reference model and a few equations
+# ----------------------------------------
+# :func:`chapter3.adder.reference.reference_adder` loads the committed reference model (after
+# checking its SHA-256). A model trained on another kind of CPU would be a slightly
+# different one, with other maps: training amplifies rounding differences. :func:`chapter3.gpt.attention_maps` runs the decoder
 # and also returns the (B, H, L, L) attention weights of each layer. A causal decoder's
 # row *i* depends only on tokens ``0..i``, so feeding the whole correct equation at once
 # gives, for every row, exactly what the model saw while it decoded that position
@@ -27,15 +28,15 @@ from chapter3.adder import (
     construct_batches,
     encode_equation,
     split_strings,
-    trained_adder,
 )
 from chapter3.adder.decoding import what_is
+from chapter3.adder.reference import reference_adder
 from chapter3.adder.training import FAST_RECIPE, build_data
 from chapter3.gpt import attention_maps
 
 torch.set_num_threads(1)
 
-model, _ = trained_adder("fast")
+model, _ = reference_adder("fast")
 model.eval()
 equations = ["99+99=198", "50+50=100", "15+57=072", "23+41=064"]
 for equation in equations:
@@ -162,8 +163,8 @@ plt.show()
 
 # sphinx_gallery_start_ignore
 # The paragraph below describes the table above. These checks (run at build time, not shown
-# on the page) restate its claims as numbers, so that a retrained model that no longer fits
-# the text fails the build instead of being described wrongly.
+# on the page) restate its claims as numbers, so that a retrained reference model that no
+# longer fits the text fails the build instead of being described wrongly.
 ONES, TENS = "ones digits a0, b0", "tens digits a1, b1"
 layer0 = range(num_heads)  # the first num_heads entries are layer 0
 layer1 = range(num_heads, 2 * num_heads)
@@ -203,7 +204,8 @@ print(
 for claim, holds in claims.items():
     print(f"{'holds' if holds else 'FAILS'}: {claim}")
 assert all(claims.values()), (
-    "the paragraph 'What the maps show about carrying' no longer describes this model: "
+    "the paragraph 'What the maps show about carrying' no longer describes the reference "
+    "model: "
     "look at the figures and rewrite it"
 )
 # sphinx_gallery_end_ignore
