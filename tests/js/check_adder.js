@@ -1,5 +1,7 @@
 // Test driver for docs/_static/live/gpt.js (run by tests/test_js_adder.py).
-// usage: node check_adder.js MODEL.js REQUEST.json > RESULT.json
+// usage: node check_adder.js MODEL.js REQUEST.json [GPT.js] > RESULT.json
+//   GPT.js: the decoder to check (default docs/_static/live/gpt.js; the tests plant bugs in
+//   a copy to show that they catch them)
 // REQUEST: {"all": true, "detail": [[a, b], ...], "forward": [[ids], ...],
 //           "questions": ["1a+2=", ...]}
 // RESULT: {"answers": [4 generated ids of every sum a+b, a-major], "detail": [...],
@@ -7,9 +9,11 @@
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const GPT = require(path.resolve(__dirname, "../../docs/_static/live/gpt.js"));
 
-const [modelFile, requestFile] = process.argv.slice(2);
+const [modelFile, requestFile, gptFile] = process.argv.slice(2);
+const GPT = require(
+  path.resolve(gptFile || path.join(__dirname, "../../docs/_static/live/gpt.js")),
+);
 require(path.resolve(modelFile)); // sets globalThis.ADDER_MODEL
 const model = GPT.loadModel(globalThis.ADDER_MODEL);
 const request = JSON.parse(fs.readFileSync(requestFile, "utf-8"));
