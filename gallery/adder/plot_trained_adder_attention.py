@@ -5,9 +5,10 @@ What the trained adder attends to
 The reference adder (the fast recipe trained once and committed with the book, so that these
 maps are the same on every machine; the previous example trains your own) answers every
 held-out sum. Where does each answer digit look? This script runs the trained decoder on a
-few complete equations and draws the attention weights of every layer and every head. The rows that matter are the
-three that *produce* the answer: the row at ``=`` predicts the hundreds digit, the row at the
-hundreds digit predicts the tens digit, and the row at the tens digit predicts the ones digit.
+few complete equations and draws the attention weights of every layer and every head. The
+rows that matter are the three that *produce* the answer: the row at ``=`` predicts the
+hundreds digit, the row at the hundreds digit predicts the tens digit, and the row at the tens
+digit predicts the ones digit.
 """
 
 # %%
@@ -16,8 +17,8 @@ hundreds digit predicts the tens digit, and the row at the tens digit predicts t
 # :func:`chapter3.adder.reference.reference_adder` loads the committed reference model (after
 # checking its SHA-256). A model trained on another kind of CPU would be a slightly
 # different one, with other maps: training amplifies rounding differences.
-# :func:`chapter3.gpt.attention_maps` runs the decoder and also returns the (B, H, L, L) attention weights of each layer. A causal decoder's
-# row *i* depends only on tokens ``0..i``, so feeding the whole correct equation at once
+# :func:`chapter3.gpt.attention_maps` runs the decoder and also returns the (B, H, L, L)
+# attention weights of each layer. A causal decoder's row *i* depends only on tokens ``0..i``, so feeding the whole correct equation at once
 # gives, for every row, exactly what the model saw while it decoded that position
 # greedily (it answers all of these right).
 import matplotlib.pyplot as plt
