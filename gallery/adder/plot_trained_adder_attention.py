@@ -18,9 +18,9 @@ digit predicts the ones digit.
 # checking its SHA-256). A model trained on another kind of CPU would be a slightly
 # different one, with other maps: training amplifies rounding differences.
 # :func:`chapter3.gpt.attention_maps` runs the decoder and also returns the (B, H, L, L)
-# attention weights of each layer. A causal decoder's row *i* depends only on tokens ``0..i``, so feeding the whole correct equation at once
-# gives, for every row, exactly what the model saw while it decoded that position
-# greedily (it answers all of these right).
+# attention weights of each layer. A causal decoder's row *i* depends only on tokens
+# ``0..i``, so feeding the whole correct equation at once gives, for every row, exactly what
+# the model saw while it decoded that position greedily (it answers all of these right).
 import matplotlib.pyplot as plt
 import torch
 
