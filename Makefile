@@ -7,6 +7,9 @@
 #   make doctest  run every doctest in the book and in the package docstrings
 #   make browser  open every page of the built book in Chromium (installs Debian's chromium)
 #   make reader   run downloaded notebooks in a fresh venv with only torch and the wheel
+#   make reference  retrain the committed reference models on purpose and print what changed
+#   make other-cpu  the doctests, gallery scripts and slow tests again, with PyTorch's CPU
+#                 kernels dispatched as on another CPU (OTHER_CPU, default avx2)
 #   make bench    longer measurements that do not belong in the tests (writes docs/_data/*.json;
 #                 make bench QUICK=1: every section at small sizes, in under a minute)
 #   make clean    remove everything generated (make distclean also removes .venv)
@@ -16,6 +19,9 @@ TORCH    ?= torch==2.13.0
 VENV     ?= .venv
 BUILD    ?= _build
 SPHINXOPTS ?= -W --keep-going
+# make other-cpu: the kernels of another CPU (PyTorch's ATEN_CPU_CAPABILITY): AVX2 on an
+# AVX-512 machine, else the scalar kernels that every CPU has
+OTHER_CPU ?= $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx2 || echo default)
 
 PY      := $(VENV)/bin/python
 SPHINX  := $(PY) -m sphinx
@@ -25,7 +31,7 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: html test doctest lint unit slow pytest bench clean clean-book distclean venv \
-	browser reader chromium node
+	browser reader chromium node reference other-cpu
 
 venv: $(STAMP)
 
@@ -82,6 +88,20 @@ reader: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m chapter3.bench $(if $(QUICK),--quick)
 
+# The reference models (chapter3/adder/reference/) are committed; only this target rewrites
+# them: it retrains each one here and prints what changed (steps, sums right, weights).
+reference: $(STAMP)
+	$(PY) -m chapter3.adder.reference retrain
+	$(PY) -m chapter3.adder.reference check
+
+# A page that drifts into one CPU's rounding fails here, before it fails for a reader: the
+# doctests and the slow tests (gallery scripts among them) once more, with the vector kernels
+# of another CPU. The adder cache is keyed on the kernels, so this trains its own models.
+other-cpu: $(STAMP) node
+	ATEN_CPU_CAPABILITY=$(OTHER_CPU) $(SPHINX) -b doctest -c . $(SPHINXOPTS) \
+		-D plot_gallery=0 -D nb_execution_mode=off docs $(BUILD)/doctest-$(OTHER_CPU)
+	ATEN_CPU_CAPABILITY=$(OTHER_CPU) $(PY) -m pytest -q -m "slow and not browser and not reader"
+
 # The test command always builds the book from clean: no cached notebook output or gallery
 # figure can survive into what CI checks.
 test: $(STAMP)
@@ -90,6 +110,7 @@ test: $(STAMP)
 	$(MAKE) bench QUICK=1
 	$(MAKE) slow
 	$(MAKE) doctest
+	$(MAKE) other-cpu
 	$(MAKE) clean-book
 	$(MAKE) html
 	$(MAKE) browser
