@@ -21,6 +21,10 @@ BUILD    ?= _build
 SPHINXOPTS ?= -W --keep-going
 # make other-cpu: the kernels of another CPU (PyTorch's ATEN_CPU_CAPABILITY): AVX2 on an
 # AVX-512 machine, else the scalar kernels that every CPU has
+# the slow tests whose results rest on floating point: gallery scripts, trained models, gpt.js
+# (the build-mechanics tests, freshness and the gallery guard, are the same on any CPU)
+OTHER_CPU_TESTS ?= tests/test_gallery.py tests/test_frontier.py tests/test_js_adder.py \
+	tests/test_cli_and_checkpoints.py
 OTHER_CPU ?= $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx2 || echo default)
 
 PY      := $(VENV)/bin/python
@@ -100,7 +104,8 @@ reference: $(STAMP)
 other-cpu: $(STAMP) node
 	ATEN_CPU_CAPABILITY=$(OTHER_CPU) $(SPHINX) -b doctest -c . $(SPHINXOPTS) \
 		-D plot_gallery=0 -D nb_execution_mode=off docs $(BUILD)/doctest-$(OTHER_CPU)
-	ATEN_CPU_CAPABILITY=$(OTHER_CPU) $(PY) -m pytest -q -m "slow and not browser and not reader"
+	ATEN_CPU_CAPABILITY=$(OTHER_CPU) $(PY) -m pytest -q -m "slow and not browser and not reader" \
+		$(OTHER_CPU_TESTS)
 
 # The test command always builds the book from clean: no cached notebook output or gallery
 # figure can survive into what CI checks.
