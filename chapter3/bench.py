@@ -18,7 +18,10 @@ written and never looks at a timing.
    same run. On a GPU (when one is present) the table is repeated in bfloat16.
 2. :func:`bench_recipes`: the whole ``python -m chapter3.adder train`` command, start to saved
    checkpoint, for the original and the fast recipe, one after the other.
-3. :func:`bench_seeds`: the fast recipe's command for ten initialisation seeds.
+3. :func:`bench_seeds`: the fast recipe's command for ten initialisation seeds, each under
+   the three :data:`CAPABILITIES` of ATen's CPU kernels, and for every run whether each of
+   :data:`~chapter3.adder.heads.GENERAL_CLAIMS` holds; :func:`summarize_seed_runs` counts
+   in how many runs each claim holds and how many reach 10,000/10,000.
 4. ``bench_ablations()``: answer format, layers, width and heads: parameters, steps and
    time to 10,000/10,000.
 5. :func:`bench_decoding`: batched greedy decoding of all 10,000 sums against the per-sum
@@ -50,6 +53,7 @@ from torch.utils import benchmark
 from chapter3.adder.checkpoints import load_checkpoint
 from chapter3.adder.data import all_equations
 from chapter3.adder.decoding import benchmark_decoding
+from chapter3.adder.heads import general_head_claims
 from chapter3.adder.training import FAST_RECIPE, Recipe, train
 from chapter3.gpt import GPTConfig, GPTDecoder, count_parameters
 from chapter3.masks import causal_attend_mask
@@ -286,14 +290,23 @@ def print_attention(result: dict) -> None:
 
 # --- sections 2 and 3: the train command, recipe against recipe, seed after seed -------------
 def time_train_command(
-    recipe: str, seed: int | None = None, epochs: int | None = None
+    recipe: str,
+    seed: int | None = None,
+    epochs: int | None = None,
+    capability: str | None = None,
+    claims_on: list[str] | None = None,
 ) -> dict:
     """Run ``python -m chapter3.adder train`` in a fresh process and time all of it.
 
     The clock runs from the start of the process to its exit (interpreter start-up, imports,
     data, training with its progress report, the final scoring of all 10,000 sums and the
-    saved checkpoint). The scores are read back from the checkpoint.
+    saved checkpoint). The scores are read back from the checkpoint. ``capability`` is one of
+    :data:`CAPABILITIES` (the child's ATen kernels; ``None``: the child inherits this
+    process's environment). With ``claims_on`` (a list of sums), the trained model's
+    :func:`~chapter3.adder.heads.general_head_claims` on those sums are added, evaluated in
+    this process before the checkpoint is deleted.
     """
+    env = None if capability is None else _capability_env(capability)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "adder.pt"
         command = [sys.executable, "-m", "chapter3.adder", "train", "--recipe", recipe]
@@ -303,14 +316,18 @@ def time_train_command(
         if epochs is not None:
             command += ["--epochs", str(epochs)]
         start, cpu = time.perf_counter(), _children_cpu()
-        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(
+            command, capture_output=True, text=True, cwd=ROOT, env=env
+        )
         seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
-        _, history = load_checkpoint(out)
-    return {
+        model, history = load_checkpoint(out)
+        claims = None if claims_on is None else general_head_claims(model, claims_on)
+    row = {
         "recipe": recipe,
         "seed": seed,
+        "capability": capability,
         "command_seconds": seconds,
         "command_cpu_seconds": cpu,  # user + system time of the process: less load-bound
         "train_seconds": history.train_seconds,
@@ -321,6 +338,9 @@ def time_train_command(
         "wrong": [list(w) for w in history.wrong[:20]],
         "output_lines": len(done.stdout.splitlines()) + len(done.stderr.splitlines()),
     }
+    if claims is not None:
+        row["claims"] = claims  # claim -> whether it holds for this run's model
+    return row
 
 
 def _children_cpu() -> float:
@@ -339,11 +359,86 @@ def bench_recipes(quick: bool = False) -> list[dict]:
     return [time_train_command(r, epochs=epochs) for r in ("original", "fast")]
 
 
-def bench_seeds(quick: bool = False, seeds: Sequence[int] = range(10)) -> list[dict]:
-    """The fast recipe's train command for each initialisation seed."""
+CAPABILITIES = ("native", "avx2", "default")
+"""The CPU kernels the seeds section trains with: ``native`` leaves ``ATEN_CPU_CAPABILITY``
+unset (the best this CPU has), the others set it, so that one machine trains as an AVX2-only
+or a vector-less CPU would."""
+
+
+def _capability_env(capability: str) -> dict[str, str]:
+    """The environment of a child process that uses ``capability``'s ATen kernels."""
+    if capability not in CAPABILITIES:
+        raise ValueError(
+            f"capability must be one of {CAPABILITIES}, got {capability!r}"
+        )
+    env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    if capability != "native":
+        env["ATEN_CPU_CAPABILITY"] = capability
+    return env
+
+
+def cpu_capability_of(capability: str) -> str:
+    """What ``torch.backends.cpu.get_cpu_capability()`` says in a child with ``capability``
+    (``native`` is ``AVX512`` on an AVX-512 machine, ``AVX2`` on an AVX2-only one)."""
+    probe = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=_capability_env(capability),
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def bench_seeds(
+    quick: bool = False,
+    seeds: Sequence[int] = range(10),
+    capabilities: Sequence[str] = CAPABILITIES,
+) -> list[dict]:
+    """The fast recipe's train command for each seed under each capability, with each trained
+    model's general head claims (on all 10,000 sums).
+
+    ``quick``: the first seed, one epoch, the first two capabilities, claims on 500 sums.
+    """
+    seeds, capabilities = list(seeds), list(capabilities)
+    epochs, sums = None, all_equations(2)
     if quick:
-        return [time_train_command("fast", seed=list(seeds)[0], epochs=1)]
-    return [time_train_command("fast", seed=s) for s in seeds]
+        seeds, capabilities, epochs, sums = seeds[:1], capabilities[:2], 1, sums[::20]
+    rows = []
+    for capability in capabilities:
+        used = cpu_capability_of(capability)
+        for seed in seeds:
+            row = time_train_command(
+                "fast", seed=seed, epochs=epochs, capability=capability, claims_on=sums
+            )
+            rows.append(row | {"cpu_capability": used, "claims_on": len(sums)})
+    return rows
+
+
+def summarize_seed_runs(rows: Sequence[dict]) -> dict:
+    """Counts over the runs of :func:`bench_seeds`: how many reach 10,000/10,000 and how many
+    each claim holds in, overall and per capability (each count a ``{"k": .., "n": ..}``)."""
+
+    def count(test) -> dict:
+        by = {}
+        for r in rows:
+            k, n = by.get(r["capability"], (0, 0))
+            by[r["capability"]] = (k + bool(test(r)), n + 1)
+        return {
+            "k": sum(k for k, _ in by.values()),
+            "n": len(rows),
+            "by_capability": {c: {"k": k, "n": n} for c, (k, n) in by.items()},
+        }
+
+    claims = list(rows[0]["claims"]) if rows else []
+    return {
+        "runs": len(rows),
+        "seeds": sorted({r["seed"] for r in rows}),
+        "capabilities": {r["capability"]: r["cpu_capability"] for r in rows},
+        "all_correct": count(lambda r: r["all_correct"] == 10_000),
+        "claims": [{"claim": c} | count(lambda r, c=c: r["claims"][c]) for c in claims],
+    }
 
 
 # --- section 4: ablations --------------------------------------------------------------------
@@ -531,13 +626,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             before[section] = machine()
         return section in args.sections
 
-    def record(section: str, data) -> None:
+    def record(section: str, data, **extra) -> None:
         results["sections"][section] = {
             "machine": before[section],
             "load_average_after": _load(),
             "command": command,
             "data": data,
-        }
+        } | extra
         _write(bench_path, results)
 
     if start("attention"):
@@ -586,20 +681,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if start("seeds"):
         rows = bench_seeds(quick, args.seeds)
         print_table(
-            "The fast recipe's train command, seed by seed",
-            ["seed", "seconds", "CPU s", "steps", "right of 10,000"],
+            "The fast recipe's train command, seed by seed, under each CPU capability",
+            ["seed", "kernels", "seconds", "CPU s", "steps", "right", "claims"],
             [
                 [
                     r["seed"],
+                    f"{r['capability']} ({r['cpu_capability']})",
                     f"{r['command_seconds']:.1f}",
                     f"{r['command_cpu_seconds']:.1f}",
                     r["steps"],
                     r["all_correct"],
+                    "".join("+" if v else "-" for v in r["claims"].values()),
                 ]
                 for r in rows
             ],
         )
-        record("seeds", rows)
+        summary = summarize_seed_runs(rows)
+
+        def fraction(count: dict) -> str:
+            by = ", ".join(
+                f"{c} {v['k']}/{v['n']}" for c, v in count["by_capability"].items()
+            )
+            return f"{count['k']:>2} of {count['n']} ({by})"
+
+        print(f"\n10,000/10,000: {fraction(summary['all_correct'])}")
+        print("claims (column 'claims' above, in this order): holds in")
+        for c in summary["claims"]:
+            print(f"  {fraction(c)}: {c['claim']}")
+        record("seeds", rows, summary=summary)
 
     if start("decoding"):
         rows = bench_decoding(quick)
@@ -675,7 +784,10 @@ __all__ = [
     "bench_attention",
     "time_train_command",
     "bench_recipes",
+    "CAPABILITIES",
+    "cpu_capability_of",
     "bench_seeds",
+    "summarize_seed_runs",
     "ablation_recipes",
     "run_ablation",
     "bench_ablations",

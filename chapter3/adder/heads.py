@@ -153,6 +153,97 @@ def head_ablation(model: nn.Module, equations: list[str] | None = None) -> dict:
     return result
 
 
+# --- claims that name no head: measured over many runs by ``make bench`` ---------------------
+GENERAL_CLAIMS = (
+    "layer 0's ones row reads a0, b0 (mean over its heads > 0.7)",
+    "no layer-0 head of the ones row gives a1, b1 more than 0.15",
+    "no layer-0 head of the tens row gives a0, b0 more than 0.3",
+    "exactly one layer-0 head of the hundreds row reads a0, b0 (> 0.5), the others less "
+    "than 0.2",
+    "a head of the hundreds row reads a1, b1 (> 0.9)",
+    "a layer-1 head of the hundreds row reads the ones positions (> 0.4)",
+    "the hundreds row reads the carry: a layer-0 head reads a0, b0 (> 0.5) or a layer-1 "
+    "head the ones positions (> 0.4)",
+    "a head of the tens row reads a1, b1 (> 0.5)",
+    "in most layer-0 heads the position of b0 reads a0, b0 (> 0.6)",
+    "between carry classes, layer 1's answer-row weights move more than layer 0's",
+    "between carry classes, no layer-0 answer-row weight moves by more than 0.4 and some "
+    "layer-1 weight by more than 0.7",
+    "every head but at most two matters: zeroing any other one breaks more than 2% of the "
+    "sums it got right (200 of 10,000)",
+    "some head hardly matters: zeroing it breaks fewer than 1% of the sums it got right",
+    "some head is essential: zeroing it breaks more than 90% of the sums it got right",
+)
+"""Sentences about what the heads of a trained adder learned that name no head index, so
+that they can hold or fail for any run: :func:`general_head_claims` decides each. They restate
+what "What the trained adder attends to" and :ref:`adder_frontier` read off the reference
+model; ``make bench`` records in how many runs (seeds × CPU capabilities) each one holds."""
+
+
+def general_head_claims(
+    model: nn.Module, equations: list[str] | None = None
+) -> dict[str, bool]:
+    """Whether each of :data:`GENERAL_CLAIMS` holds for ``model`` (in that order).
+
+    Attention weights are means over ``equations`` (all 10,000 sums by default), as in
+    :func:`staircase` and :func:`attention_by_carry`; "breaks" counts the sums the intact
+    model gets right and the model with one head zeroed (:func:`head_ablation`) gets wrong.
+    The model needs at least two layers: the claims speak of layer 0 and layer 1.
+    """
+    equations = _equations(model, equations)
+    if len(model.decoder_blocks) < 2:
+        raise ValueError(
+            f"model must have at least 2 layers (the claims are about layer 0 and layer 1), "
+            f"got {len(model.decoder_blocks)}"
+        )
+    hundreds, tens_row, ones_row = 0, 1, 2  # rows of staircase()
+    stairs = staircase(model, equations)  # (layers, H, 3, 4): columns a1, a0, b1, b0
+    ones = stairs[..., [1, 3]].sum(-1)  # (layers, H, 3): weight on a0, b0
+    tens = stairs[..., [0, 2]].sum(-1)  # (layers, H, 3): weight on a1, b1
+
+    batch = _batch(equations)
+    _, maps = attention_maps(model.eval(), batch.input, batch.padding_mask)
+    b0_reads = maps[0][:, :, OPERAND_DIGITS["b0"]].mean(dim=0)  # (H, L): query at b0
+    b0_reads_ones = b0_reads[:, [OPERAND_DIGITS["a0"], OPERAND_DIGITS["b0"]]].sum(-1)
+
+    by_class = torch.stack(
+        [
+            m[:, :, list(ANSWER_ROWS)]
+            for m in attention_by_carry(model, equations).values()
+        ]
+    )  # (classes, layers, H, 3, L)
+    moves = (
+        (by_class.amax(dim=0) - by_class.amin(dim=0)).flatten(1).amax(1)
+    )  # (layers,)
+
+    right = {
+        k: sum(c for c, _ in v.values())
+        for k, v in head_ablation(model, equations).items()
+    }
+    intact = right.pop(None)
+    broken = torch.tensor([intact - r for r in right.values()])  # (layers · H,)
+
+    l0_carry = ones[0, :, hundreds] > 0.5  # (H,)
+    l1_carry = bool((ones[1, :, hundreds] > 0.4).any())
+    truths = (
+        ones[0, :, ones_row].mean() > 0.7,
+        tens[0, :, ones_row].max() <= 0.15,
+        ones[0, :, tens_row].max() <= 0.3,
+        l0_carry.sum() == 1 and (ones[0, ~l0_carry, hundreds] < 0.2).all(),
+        (tens[:, :, hundreds] > 0.9).any(),
+        l1_carry,
+        l1_carry or l0_carry.any(),
+        (tens[:, :, tens_row] > 0.5).any(),
+        (b0_reads_ones > 0.6).sum() > b0_reads_ones.numel() / 2,
+        moves[1] > moves[0],
+        moves[0] <= 0.4 and moves[1] > 0.7,
+        (broken <= 0.02 * intact).sum() <= 2 and intact > 0,
+        (broken < 0.01 * intact).any(),
+        (broken > 0.9 * intact).any(),
+    )
+    return {claim: bool(t) for claim, t in zip(GENERAL_CLAIMS, truths, strict=True)}
+
+
 __all__ = [
     "ANSWER_ROWS",
     "OPERAND_DIGITS",
@@ -161,4 +252,6 @@ __all__ = [
     "head_zeroed",
     "correct_by_carry",
     "head_ablation",
+    "GENERAL_CLAIMS",
+    "general_head_claims",
 ]

@@ -5,11 +5,27 @@ checked with the metadata ``checked: {"optionflags": [...]}``; its stored output
 doctest's expected output. After a reader's run, the same cell's output must match it under
 the same doctest option flags, with whitespace normalised (IPython's pretty printer wraps long
 lists where ``repr`` does not).
+
+Two kinds of output, compared differently:
+
+- what is the same on every CPU (the chapter's small tensors at the printed precision, masks,
+  data, counts, errors) is compared exactly, as the doctest did; a page that prints a value
+  rounding could reach prints it to fewer digits or elides them (``ELLIPSIS``), and the same
+  flags apply here;
+- a *measurement* of the machine that built the book (a time, a speed, anything trained
+  there) is a line that starts with "on this machine" (any case). The reader's run must print
+  such a line where the page did, but its numbers are the reader's machine's, so they are not
+  compared: :func:`split_measurements` takes those lines out of both before the comparison.
 """
 
 from __future__ import annotations
 
 import doctest
+import re
+
+MEASUREMENT = re.compile(
+    r"^[ \t]*on this machine\b.*$\n?", re.IGNORECASE | re.MULTILINE
+)
 
 
 def _text(value) -> str:
@@ -28,6 +44,15 @@ def output_text(cell: dict) -> str:
         elif kind == "error":
             parts.append(f"{output['ename']}: {output['evalue']}\n")
     return "".join(parts)
+
+
+def split_measurements(text: str) -> tuple[str, int]:
+    r"""``(text without its measurement lines, how many there were)``.
+
+    >>> split_measurements("tensor([1, 2])\nOn this machine: 3.1 s for 10,000 sums\nok\n")
+    ('tensor([1, 2])\nok\n', 1)
+    """
+    return MEASUREMENT.subn("", text)
 
 
 def _flags(names: list[str]) -> int:
@@ -49,7 +74,20 @@ def _error_matches(want: str, got: str, flags: int) -> bool:
 
 
 def mismatches(page: dict, executed: dict) -> tuple[int, list[str]]:
-    """``(number of checked cells, problems)`` for a page notebook and its executed copy."""
+    r"""``(number of checked cells, problems)`` for a page notebook and its executed copy.
+
+    >>> def notebook(printed):
+    ...     output = {"output_type": "stream", "name": "stdout", "text": printed}
+    ...     cell = {"cell_type": "code", "id": "c", "source": ["f()"], "outputs": [output]}
+    ...     return {"cells": [{**cell, "metadata": {"checked": {"optionflags": []}}}]}
+    >>> page = notebook("tensor([0.2689, 0.7311])\nOn this machine: 1.2 s\n")
+    >>> mismatches(page, notebook("tensor([0.2689, 0.7311])\non this machine: 9.9 s\n"))
+    (1, [])
+    >>> len(mismatches(page, notebook("tensor([0.2689, 0.7312])\nOn this machine: 1.2 s\n"))[1])
+    1
+    >>> len(mismatches(page, notebook("tensor([0.2689, 0.7311])\n"))[1])  # the line is gone
+    1
+    """
     checker = doctest.OutputChecker()
     by_id = {cell.get("id"): cell for cell in executed["cells"]}
     problems, count = [], 0
@@ -67,11 +105,15 @@ def mismatches(page: dict, executed: dict) -> tuple[int, list[str]]:
         want, got = output_text(cell), output_text(ran)
         flags = _flags(checked.get("optionflags", []))
         is_error = any(o["output_type"] == "error" for o in cell.get("outputs", []))
-        ok = (
-            _error_matches(want, got, flags)
-            if is_error
-            else checker.check_output(want, got, flags)
-        )
+        if is_error:
+            ok = _error_matches(want, got, flags)
+        else:  # measurements: the same lines, not the same numbers
+            (want_rest, measured), (got_rest, got_measured) = map(
+                split_measurements, (want, got)
+            )
+            ok = measured == got_measured and checker.check_output(
+                want_rest, got_rest, flags
+            )
         if not ok:
             source = "".join(cell["source"])
             problems.append(
