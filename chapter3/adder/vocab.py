@@ -153,10 +153,21 @@ def parse_question(question: str, num_digits: int = 2) -> str:
     if match is None:
         raise ValueError(
             f"expected a question of the form 'a+b=' with a and b of 1 to {num_digits} digits "
-            f"(e.g. '15+57='), got {question!r}{_why_not(question, num_digits)}"
+            f"(e.g. '15+57='), got {_shown(question)}{_why_not(question, num_digits)}"
         )
     a, b = (int(g) for g in match.groups())
     return f"{pad_number(a, num_digits)}+{pad_number(b, num_digits)}="
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``repr(text)``, or the repr of its first ``limit`` characters and its length.
+
+    >>> _shown("7" * 100_000)  # doctest: +ELLIPSIS
+    "'777...777'… (100,000 characters)"
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
 
 
 def _why_not(question: str, num_digits: int) -> str:
@@ -164,8 +175,8 @@ def _why_not(question: str, num_digits: int) -> str:
     negative = re.search(r"-[0-9]+", question)
     if negative:
         return (
-            f": {negative.group()!r} is not a 1- to {num_digits}-digit operand, the adder adds "
-            f"numbers from 0 to {10**num_digits - 1}"
+            f": {_shown(negative.group())} is not a 1- to {num_digits}-digit operand, "
+            f"the adder adds numbers from 0 to {10**num_digits - 1}"
         )
     if any(ch.isdigit() and ch not in "0123456789" for ch in question):
         return ": only the ASCII digits 0-9 are tokens"

@@ -11,13 +11,249 @@
 })(this, function () {
   "use strict";
 
+  // --- checks at the doors: every error names what was given and what is allowed -----
+  const FORMAT = "chapter3-adder-js/1";
+  const CONFIG_FIELDS = [
+    "vocab_size",
+    "max_seq_len",
+    "d_model",
+    "num_heads",
+    "num_layers",
+    "d_ff",
+  ];
+  const MAX_SIZE = 1 << 20; // a sane upper bound on every size of the config
+  const TOKENS_NEEDED = ["<BOS>", "<EOS>", "<pad>", "+", "=", ..."0123456789"];
+
+  function describe(value) {
+    // what was given, short: a 100,000-character string is not echoed whole
+    if (value === null) return "null";
+    if (Array.isArray(value)) return `an array of length ${value.length}`;
+    if (typeof value === "string") {
+      const chars = [...value];
+      return chars.length > 40
+        ? `the string ${JSON.stringify(chars.slice(0, 40).join(""))}… ` +
+            `(${chars.length.toLocaleString("en")} characters)`
+        : `the string ${JSON.stringify(value)}`;
+    }
+    if (typeof value === "object") return `a ${value.constructor?.name ?? "object"}`;
+    if (typeof value === "bigint") return `the bigint ${value}n`;
+    return `${typeof value} ${String(value)}`;
+  }
+
+  function checkInt(value, name, min = 1, max = MAX_SIZE) {
+    if (!Number.isInteger(value)) {
+      throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+    }
+    if (value < min || value > max) {
+      throw new RangeError(`${name} must lie in ${min}..${max}, got ${value}`);
+    }
+    return value;
+  }
+
+  function checkObject(value, name) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  function checkFinite(values, name) {
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) {
+        throw new RangeError(`${name} holds ${values[i]} at index ${i}`);
+      }
+    }
+    return values;
+  }
+
+  // The tensors that GPTDecoder(config).named_parameters() has, with their shapes;
+  // optional ones (the qkv biases: qkv_bias=False by default) may be left out.
+  function expectedTensors(config) {
+    const { vocab_size: V, max_seq_len: T, d_model: D, num_layers: N, d_ff: F } = config;
+    const shapes = new Map([
+      ["tok_embed.weight", [[V, D], true]],
+      ["pos_embed", [[1, T, D], true]],
+    ]);
+    const linear = (name, out, inp, bias = true) => {
+      shapes.set(`${name}.weight`, [[out, inp], true]);
+      shapes.set(`${name}.bias`, [[out], bias]);
+    };
+    const norm = (name) => {
+      shapes.set(`${name}.weight`, [[D], true]);
+      shapes.set(`${name}.bias`, [[D], true]);
+    };
+    for (let i = 0; i < N; i++) {
+      const b = `decoder_blocks.${i}`;
+      for (const w of ["W_query", "W_key", "W_value"]) {
+        linear(`${b}.masked_self_attention.${w}`, D, D, false);
+      }
+      linear(`${b}.masked_self_attention.out_proj`, D, D);
+      norm(`${b}.add_norm_1.layer_norm`);
+      linear(`${b}.feed_forward.ffn.0`, F, D);
+      linear(`${b}.feed_forward.ffn.3`, D, F);
+      norm(`${b}.add_norm_2.layer_norm`);
+    }
+    norm("layer_norm");
+    linear("head", V, D);
+    return shapes;
+  }
+
+  function decodeWeights(text) {
+    if (typeof text !== "string") {
+      throw new TypeError(`weights must be a base64 string, got ${describe(text)}`);
+    }
+    let binary;
+    try {
+      binary = atob(text);
+    } catch (e) {
+      throw new TypeError(`weights must be a base64 string: ${e.message}`);
+    }
+    if (binary.length % 4) {
+      throw new RangeError(
+        `weights must be float32 values (4 bytes each), got ${binary.length} bytes`,
+      );
+    }
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return new Float32Array(bytes.buffer); // little-endian, as Python wrote it
+  }
+
+  // The exported model against its own config: names, shapes, lengths, finiteness.
+  function checkExported(exported) {
+    checkObject(exported, "the exported model");
+    if (exported.format !== FORMAT) {
+      throw new Error(
+        `not an exported adder: format must be ${JSON.stringify(FORMAT)}, ` +
+          `got ${describe(exported.format)}`,
+      );
+    }
+    const config = checkObject(exported.config, "config");
+    for (const field of CONFIG_FIELDS) checkInt(config[field], `config.${field}`);
+    checkInt(config.num_layers, "config.num_layers", 1, 1024);
+    if (config.d_model % config.num_heads) {
+      throw new RangeError(
+        `config.d_model (${config.d_model}) must be divisible by ` +
+          `config.num_heads (${config.num_heads})`,
+      );
+    }
+    const vocab = checkObject(exported.vocab, "vocab");
+    for (const token of TOKENS_NEEDED) {
+      if (!(token in vocab)) throw new RangeError(`vocab has no token ${token}`);
+    }
+    const ids = new Set();
+    for (const [token, id] of Object.entries(vocab)) {
+      const name = `vocab[${JSON.stringify(token)}]`;
+      if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) {
+        throw new RangeError(
+          `${name} must be a token id in 0..${config.vocab_size - 1} ` +
+            `(config.vocab_size ${config.vocab_size}), got ${describe(id)}`,
+        );
+      }
+      if (ids.has(id)) throw new RangeError(`vocab gives the id ${id} to two tokens`);
+      ids.add(id);
+    }
+    if (ids.size !== config.vocab_size) {
+      throw new RangeError(
+        `vocab has ${ids.size} tokens, config.vocab_size is ${config.vocab_size}`,
+      );
+    }
+    const n = checkInt(exported.num_digits, "num_digits", 1, 64);
+    // a question <BOS>a+b= (2n + 3 tokens) and n + 1 digits fed back before <EOS>
+    if (3 * n + 4 > config.max_seq_len) {
+      throw new RangeError(
+        `num_digits ${n} needs ${3 * n + 4} positions, ` +
+          `config.max_seq_len is ${config.max_seq_len}`,
+      );
+    }
+    const eps = exported.layer_norm_eps;
+    if (typeof eps !== "number" || !(eps > 0 && eps < 1)) {
+      throw new RangeError(`layer_norm_eps must be a number in (0, 1), got ${describe(eps)}`);
+    }
+    const all = checkFinite(decodeWeights(exported.weights), "weights");
+    if (exported.num_parameters !== undefined && exported.num_parameters !== all.length) {
+      throw new RangeError(
+        `num_parameters is ${describe(exported.num_parameters)}, ` +
+          `the weights hold ${all.length} values`,
+      );
+    }
+    const tensors = checkObject(exported.tensors, "tensors");
+    const expected = expectedTensors(config);
+    const spans = [];
+    for (const [name, entry] of Object.entries(tensors)) {
+      if (!expected.has(name)) {
+        throw new RangeError(`tensors has ${JSON.stringify(name)}, which GPTDecoder has not`);
+      }
+      const shape = expected.get(name)[0];
+      if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) {
+        throw new TypeError(`tensors[${JSON.stringify(name)}] must be [offset, shape]`);
+      }
+      const [offset, given] = entry;
+      checkInt(offset, `the offset of tensor ${name}`, 0, all.length);
+      if (given.length !== shape.length || given.some((s, i) => s !== shape[i])) {
+        throw new RangeError(
+          `tensor ${name} has shape [${given}], config gives [${shape}]`,
+        );
+      }
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (offset + size > all.length) {
+        throw new RangeError(
+          `tensor ${name} ends at ${offset + size}, the weights hold ${all.length} values`,
+        );
+      }
+      spans.push([offset, size, name]);
+    }
+    for (const [name, [shape, required]] of expected) {
+      if (required && !(name in tensors)) {
+        throw new RangeError(`the exported model has no tensor ${name} [${shape}]`);
+      }
+    }
+    // the tensors tile the weights: none overlaps another, no value is left over
+    spans.sort((a, b) => a[0] - b[0]);
+    let end = 0;
+    for (const [offset, size, name] of spans) {
+      if (offset !== end) {
+        throw new RangeError(`tensor ${name} starts at ${offset}, expected ${end}`);
+      }
+      end += size;
+    }
+    if (end !== all.length) {
+      throw new RangeError(`the tensors hold ${end} values, the weights ${all.length}`);
+    }
+    return all;
+  }
+
+  function checkModel(model) {
+    if (!model || typeof model !== "object" || !model.config || !Array.isArray(model.blocks)) {
+      throw new TypeError(
+        `model must be what GPT.loadModel(exported) returns, got ${describe(model)}`,
+      );
+    }
+    return model;
+  }
+
+  function checkToken(model, id, name) {
+    return checkInt(id, name, 0, model.config.vocab_size - 1);
+  }
+
+  function checkTokens(model, tokens, name, room = 0) {
+    if (!Array.isArray(tokens)) {
+      throw new TypeError(`${name} must be an array of token ids, got ${describe(tokens)}`);
+    }
+    if (!tokens.length) throw new RangeError(`${name} must not be empty`);
+    tokens.forEach((id, i) => checkToken(model, id, `${name}[${i}]`));
+    const max = model.config.max_seq_len;
+    if (tokens.length + room > max) {
+      throw new RangeError(
+        `${name} of ${tokens.length} tokens` +
+          (room ? ` and ${room} more to feed back` : "") +
+          ` needs ${tokens.length + room} positions, config.max_seq_len is ${max}`,
+      );
+    }
+    return tokens;
+  }
+
   // --- the exported model: config, vocabulary, named float32 tensors ----------------
   function loadModel(exported) {
-    if (exported.format !== "chapter3-adder-js/1") {
-      throw new Error(`not an exported adder: format ${exported.format}`);
-    }
-    const bytes = Uint8Array.from(atob(exported.weights), (c) => c.charCodeAt(0));
-    const all = new Float32Array(bytes.buffer); // little-endian, as Python wrote it
+    const all = checkExported(exported);
     const tensor = (name, required = true) => {
       const entry = exported.tensors[name];
       if (!entry) {
@@ -151,7 +387,7 @@
     const { d_model: D, max_seq_len, num_heads: H, vocab_size } = model.config;
     const t = state.tokens.length; // this token's position
     if (t >= max_seq_len) throw new Error(`the model has ${max_seq_len} positions`);
-    if (!(token >= 0 && token < vocab_size)) throw new Error(`no token id ${token}`);
+    checkToken(model, token, "token");
     state.tokens.push(token);
     // padding mask of greedy decoding: a <pad> key is hidden from every query
     const visible = state.tokens.map((id) => id !== model.vocab["<pad>"]);
@@ -168,6 +404,8 @@
       rows.forEach((row, h) => state.maps[l][h].push(row));
     });
     const logits = linear(model.head, layerNorm(model.layer_norm, z)); // (V,)
+    // overflow or a NaN in the arithmetic: refuse to answer rather than pick a token
+    checkFinite(logits, `the logits at position ${t}`);
     return {
       logits,
       probs: maskedSoftmax(
@@ -181,6 +419,7 @@
   // every layer's (H, L, L) attention weights (zero above the diagonal, as in
   // chapter3.gpt.attention_maps).
   function forward(model, tokens) {
+    checkTokens(checkModel(model), tokens, "tokens");
     const state = newState(model);
     const logits = tokens.map((id) => step(model, state, id).logits);
     const L = tokens.length;
@@ -194,6 +433,12 @@
 
   // --- greedy decoding (chapter3.adder.decoding.greedy_decode, for one prompt) -------
   function greedyDecode(model, prompt, maxNewTokens = 4) {
+    checkModel(model);
+    checkInt(maxNewTokens, "maxNewTokens", 1, MAX_SIZE);
+    checkTokens(model, prompt, "prompt", maxNewTokens - 1);
+    if (prompt.every((id) => id === model.vocab["<pad>"])) {
+      throw new RangeError("prompt is all <pad>: there is nothing to complete");
+    }
     const state = newState(model);
     let out;
     prompt.forEach((id) => (out = step(model, state, id)));
@@ -247,12 +492,21 @@
     return quote + body + quote;
   }
 
+  // Python's _shown: the repr() of a text, or of its first 40 characters and its length
+  const SHOWN = 40;
+  function shown(text) {
+    const chars = [...text];
+    if (chars.length <= SHOWN) return pythonRepr(text);
+    const head = pythonRepr(chars.slice(0, SHOWN).join(""));
+    return `${head}… (${chars.length.toLocaleString("en")} characters)`;
+  }
+
   // Why a near-miss question is refused: the same words as Python's _why_not
   function whyNot(question, numDigits) {
     const negative = /-[0-9]+/.exec(question);
     if (negative) {
       return (
-        `: ${pythonRepr(negative[0])} is not a 1- to ${numDigits}-digit operand, ` +
+        `: ${shown(negative[0])} is not a 1- to ${numDigits}-digit operand, ` +
         `the adder adds numbers from 0 to ${10 ** numDigits - 1}`
       );
     }
@@ -265,21 +519,28 @@
   }
 
   function parseQuestion(question, numDigits = 2) {
+    if (typeof question !== "string") {
+      throw new TypeError(
+        `question must be a str like '15+57=', got ${describe(question)}`,
+      );
+    }
+    checkInt(numDigits, "numDigits", 1, 64);
     const digits = `([0-9]{1,${numDigits}})`;
     const match = new RegExp(`^${digits}\\+${digits}=$`).exec(question.replace(STRIP, ""));
     if (!match) {
       throw new Error(
         "expected a question of the form 'a+b=' with a and b of 1 to " +
-          `${numDigits} digits (e.g. '15+57='), got ${pythonRepr(question)}` +
+          `${numDigits} digits (e.g. '15+57='), got ${shown(question)}` +
           whyNot(question, numDigits),
       );
     }
-    const pad = (s) => String(Number(s)).padStart(numDigits, "0");
+    const pad = (s) => s.replace(/^0+(?=.)/, "").padStart(numDigits, "0");
     return `${pad(match[1])}+${pad(match[2])}=`;
   }
 
   // what_is: "15+57=" -> the prompt <BOS>15+57=, decoded greedily; answer without <EOS>
   function whatIs(model, question) {
+    checkModel(model);
     const padded = parseQuestion(question, model.numDigits);
     const prompt = [model.vocab["<BOS>"], ...[...padded].map((ch) => model.vocab[ch])];
     const result = greedyDecode(model, prompt, model.numDigits + 2);
