@@ -329,3 +329,110 @@ def test_the_adder_page_weighs_under_a_megabyte(chromium, live_server):
     assert weights <= 400_000
     assert total < PAGE_BUDGET, f"the page loads {total:,} bytes: {entries}"
     p.close()
+
+
+# --- the page says which model it runs; the atlas, errors, long input and focus ----------------
+def test_the_page_names_its_model_from_the_weights(page):
+    from chapter3.adder.reference import reference_adder
+    from chapter3.gpt import count_parameters
+
+    page.open("adder_live.html")
+    page.wait_answer("072")
+    model, _ = reference_adder("fast")
+    c = model.config
+    line = page.page.locator(".live-adder .live-model").inner_text()
+    assert line == (
+        f"The model: width {c.d_model}, {c.num_heads} heads, {c.num_layers} layers, "
+        f"feed-forward {c.d_ff}, {count_parameters(model):,} parameters."
+    )
+    text = page.page.locator("#the-model-on-this-page").inner_text()
+    assert f"{count_parameters(model):,} parameters" in text
+    assert (
+        "270,482 parameters" in text
+    )  # the decoder page's model, and why not that one
+
+
+def in_view(page: Page, selector: str) -> bool:
+    return page.page.evaluate(
+        """s => { const r = document.querySelector(s).getBoundingClientRect();
+                  return r.top >= 0 && r.bottom <= window.innerHeight; }""",
+        selector,
+    )
+
+
+def test_clicking_an_atlas_cell_brings_the_answer_into_view(page):
+    page.open("adder_live.html")
+    page.wait_answer("072")
+    canvas = page.page.locator("#adder-atlas")
+    canvas.scroll_into_view_if_needed()
+    assert not in_view(page, "#adder-answer")  # the atlas is far below the question
+    box = canvas.bounding_box()
+    canvas.click(
+        position={"x": 3.5 * box["width"] / 100, "y": 2.5 * box["height"] / 100}
+    )
+    page.wait_answer("005")  # row 2, column 3: 2+3=
+    page.page.wait_for_function(
+        """() => { const r = document.querySelector('#adder-answer').getBoundingClientRect();
+                   return r.top >= 0 && r.bottom <= window.innerHeight; }""",
+        timeout=5000,
+    )
+    assert in_view(page, "#adder-question")
+
+
+def test_an_error_hides_the_previous_answer(page):
+    page.open("adder_live.html")
+    page.wait_answer("072")
+    steps, maps = page.page.locator(".live-steps"), page.page.locator(".live-maps")
+    assert steps.is_visible() and maps.is_visible()
+    page.ask("12+345=")
+    page.page.locator("#adder-error").wait_for(state="visible", timeout=5000)
+    assert steps.is_hidden() and maps.is_hidden()  # hidden wins over display: grid
+    assert page.page.locator(".live-steps button").first.is_hidden()
+    page.ask("99+99=")
+    page.wait_answer("198")
+    assert steps.is_visible() and page.page.locator("#adder-error").is_hidden()
+
+
+def test_a_long_question_is_cut_in_the_message(page):
+    page.open("adder_live.html")
+    page.wait_answer("072")
+    question = "7" * 100_000 + "="
+    page.page.fill("#adder-question", question)
+    page.page.press("#adder-question", "Enter")
+    error = page.page.locator("#adder-error")
+    error.wait_for(state="visible", timeout=5000)
+    text = error.inner_text()
+    assert text == message(question)  # Python's words, cut the same way
+    assert text.endswith("… (100,001 characters)") and len(text) < 200, text
+    assert error.bounding_box()["height"] < 200
+
+
+@pytest.mark.parametrize(
+    "control",
+    [
+        "#mask-causal",
+        "#mask-pad-queries",
+        "#mask-playground button.live-token[data-k='1']",
+        "#mask-api button[data-i='2'][data-j='0']",
+    ],
+)
+def test_the_mask_playground_keeps_the_focus(page, control):
+    page.open("masks.html")
+    page.page.locator("#mask-playground").scroll_into_view_if_needed()
+    before = page.page.locator("#mask-weights").inner_text()
+    page.page.focus(control)
+    page.page.keyboard.press("Space")
+    assert page.page.locator("#mask-weights").inner_text() != before  # it did change
+    assert page.page.evaluate(
+        "s => document.activeElement === document.querySelector(s)", control
+    ), f"the focus left {control}"
+    page.page.keyboard.press("Space")  # and the reader can go on from the same control
+    assert page.page.locator("#mask-weights").inner_text() == before
+
+
+def test_the_mask_playground_keeps_the_focus_on_a_select(page):
+    page.open("masks.html")
+    page.page.focus("#mask-convention")
+    page.page.select_option("#mask-convention", "attend")
+    assert "nan" not in page.page.locator("#mask-weights").inner_text()
+    assert page.page.evaluate("document.activeElement.id") == "mask-convention"

@@ -121,6 +121,13 @@
     const mapsBox = root.querySelector(".live-maps");
     let run = null;
     let selected = 0;
+    // which model answers, read from the exported weights (not the decoder page's model)
+    const { d_model, num_heads, num_layers, d_ff } = model.config;
+    const about = root.querySelector(".live-model") || el("p", { class: "live-model" });
+    about.textContent =
+      `The model: width ${d_model}, ${num_heads} heads, ${num_layers} layers, ` +
+      `feed-forward ${d_ff}, ${model.numParameters.toLocaleString("en")} parameters.`;
+    form.after(about);
 
     function showStep(k) {
       selected = k;
@@ -225,6 +232,11 @@
         input.value = question;
         ask(question, { explicit: true });
       },
+      // bring the question box and its answer on screen (the atlas is far below them)
+      reveal() {
+        const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+        root.scrollIntoView({ block: "start", behavior: smooth ? "smooth" : "auto" });
+      },
     };
   }
 
@@ -306,7 +318,10 @@
     }
 
     canvas.addEventListener("mousemove", (e) => describe(cellAt(e)));
-    canvas.addEventListener("click", (e) => choose(cellAt(e)));
+    canvas.addEventListener("click", (e) => {
+      choose(cellAt(e));
+      widget.reveal();
+    });
     canvas.addEventListener("keydown", (e) => {
       const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -100, ArrowDown: 100 };
       if (e.key in moves) {
@@ -314,7 +329,7 @@
         cursor = Math.min(9999, Math.max(0, (cursor ?? 0) + moves[e.key]));
         draw();
         describe(cursor);
-      } else if (e.key === "Enter" && cursor !== null) choose(cursor);
+      } else if (e.key === "Enter" && cursor !== null) choose(cursor); // grid stays in view
     });
     new MutationObserver(draw).observe(document.body, {
       attributes: true,

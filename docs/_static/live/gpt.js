@@ -290,6 +290,7 @@
         Object.entries(exported.vocab).map(([t, i]) => [i, t]),
       ),
       numDigits: exported.num_digits,
+      numParameters: all.length, // every float32 of the export, checked against the tensors
       tok_embed: tensor("tok_embed.weight"), // (V, D)
       pos_embed: tensor("pos_embed"), // (1, max_seq_len, D)
       blocks,

@@ -240,7 +240,27 @@
       render();
     }
 
+    // Every change redraws the controls and tables; the control the reader used is found
+    // again in the new ones (by id or data- attributes) and gets the keyboard focus back.
+    function focusKey(node) {
+      if (!node || !root.contains(node) || node === root) return null;
+      if (node.id) return `#${node.id}`;
+      const data = [...node.attributes]
+        .filter((a) => a.name.startsWith("data-"))
+        .map((a) => `[${a.name}="${a.value}"]`)
+        .join("");
+      const table = node.closest("table[id]");
+      return data ? `${table ? `#${table.id} ` : ""}${node.tagName.toLowerCase()}${data}` : null;
+    }
+
     function render() {
+      const focused = focusKey(document.activeElement);
+      redraw();
+      const again = focused && root.querySelector(focused);
+      if (again && again !== document.activeElement) again.focus();
+    }
+
+    function redraw() {
       const r = compute(state);
       const lengthSelect = el(
         "select",
