@@ -59,6 +59,12 @@ FORWARD = [
     [BOS, 1, PAD, PLUS, PAD, 7, EQUAL],
 ]
 SUMS = [(15, 57), (99, 99), (0, 0), (6, 90)]
+# prompts for greedyDecode: left padding is stripped first, as greedy_decode strips it
+GREEDY = [
+    [BOS, 4, 2, PLUS, 0, 9, EQUAL],
+    [PAD, PAD, BOS, 4, 2, PLUS, 0, 9, EQUAL],
+    [PAD, BOS, 7],
+]
 # long questions: the message shows the first 40 characters and the length, as Python's
 LONG = [
     "9" * 100_000,
@@ -123,7 +129,7 @@ def run_gpt_js(tmp_path: Path, model: GPTDecoder, request: dict) -> dict:
 def case(request, tmp_path_factory):
     """A tiny model, what gpt.js computed on it, and the same model in float64."""
     model = tiny_model(request.param)
-    request_ = {"detail": SUMS, "forward": FORWARD, "questions": LONG}
+    request_ = {"detail": SUMS, "forward": FORWARD, "questions": LONG, "greedy": GREEDY}
     js = run_gpt_js(tmp_path_factory.mktemp(request.param), model, request_)
     return request.param, js, copy.deepcopy(model).double()
 
@@ -169,6 +175,17 @@ def test_greedy_steps_equal_float64_pytorch(case):
         tied = [i for i, p in enumerate(first["probs"]) if p == top]
         assert tied == list(TIED), "the tie this test is about did not happen"
         assert generated == [TIED[0]] * len(generated)
+
+
+@torch.no_grad()
+def test_greedy_decode_strips_left_padding_as_python_does(case):
+    kind, js, model = case
+    for prompt, ours in zip(GREEDY, js["greedy"], strict=True):
+        out = greedy_decode(model, torch.tensor([prompt]), max_new_tokens=4)[0]
+        expected = out[len(prompt) :].tolist()
+        assert ours == expected[: len(ours)], f"{kind}: {prompt}"
+        assert expected[len(ours) :] == [PAD] * (len(expected) - len(ours))
+    assert js["greedy"][0] == js["greedy"][1]
 
 
 def test_long_questions_are_cut_as_python_cuts_them(case):

@@ -3,9 +3,10 @@
 //   GPT.js: the decoder to check (default docs/_static/live/gpt.js; the tests plant bugs in
 //   a copy to show that they catch them)
 // REQUEST: {"all": true, "detail": [[a, b], ...], "forward": [[ids], ...],
-//           "questions": ["1a+2=", ...]}
+//           "questions": ["1a+2=", ...], "greedy": [[ids], ...]}
 // RESULT: {"answers": [4 generated ids of every sum a+b, a-major], "detail": [...],
-//          "questions": [{"padded": ...} or {"error": ...}], "seconds", "cpu_seconds"}
+//          "questions": [{"padded": ...} or {"error": ...}], "greedy": [[generated ids], ...],
+//          "seconds", "cpu_seconds"}
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -17,7 +18,7 @@ const GPT = require(
 require(path.resolve(modelFile)); // sets globalThis.ADDER_MODEL
 const model = GPT.loadModel(globalThis.ADDER_MODEL);
 const request = JSON.parse(fs.readFileSync(requestFile, "utf-8"));
-const result = { answers: [], detail: [], forward: [], questions: [] };
+const result = { answers: [], detail: [], forward: [], questions: [], greedy: [] };
 
 const started = process.hrtime.bigint();
 const cpu = process.cpuUsage();
@@ -55,5 +56,8 @@ for (const question of request.questions || []) {
   } catch (error) {
     result.questions.push({ error: error.message });
   }
+}
+for (const prompt of request.greedy || []) {
+  result.greedy.push(GPT.greedyDecode(model, prompt, 4).generated);
 }
 process.stdout.write(JSON.stringify(result));

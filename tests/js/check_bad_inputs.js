@@ -172,6 +172,9 @@ for (const [label, bad] of [
 refuse("an empty prompt", "prompt", () => GPT.greedyDecode(model, [], 2));
 refuse("a prompt that is a string", "prompt", () => GPT.greedyDecode(model, "15", 2));
 refuse("a prompt of only <pad>", "<pad>", () => GPT.greedyDecode(model, [PAD, PAD], 2));
+refuse("a left-padded prompt with no room left", "max_seq_len", () => {
+  GPT.greedyDecode(model, [PAD, ...Array(config.max_seq_len).fill(BOS)], 2);
+});
 refuse("a prompt longer than max_seq_len", "max_seq_len", () => {
   GPT.greedyDecode(model, Array(config.max_seq_len + 1).fill(BOS), 1);
 });

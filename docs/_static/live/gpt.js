@@ -166,7 +166,9 @@
     }
     const eps = exported.layer_norm_eps;
     if (typeof eps !== "number" || !(eps > 0 && eps < 1)) {
-      throw new RangeError(`layer_norm_eps must be a number in (0, 1), got ${describe(eps)}`);
+      throw new RangeError(
+        `layer_norm_eps must be a number in (0, 1), got ${describe(eps)}`,
+      );
     }
     const all = checkFinite(decodeWeights(exported.weights), "weights");
     if (exported.num_parameters !== undefined && exported.num_parameters !== all.length) {
@@ -180,7 +182,9 @@
     const spans = [];
     for (const [name, entry] of Object.entries(tensors)) {
       if (!expected.has(name)) {
-        throw new RangeError(`tensors has ${JSON.stringify(name)}, which GPTDecoder has not`);
+        throw new RangeError(
+          `tensors has ${JSON.stringify(name)}, which GPTDecoder has not`,
+        );
       }
       const shape = expected.get(name)[0];
       if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) {
@@ -196,7 +200,8 @@
       const size = shape.reduce((a, b) => a * b, 1);
       if (offset + size > all.length) {
         throw new RangeError(
-          `tensor ${name} ends at ${offset + size}, the weights hold ${all.length} values`,
+          `tensor ${name} ends at ${offset + size}, ` +
+            `the weights hold ${all.length} values`,
         );
       }
       spans.push([offset, size, name]);
@@ -222,7 +227,8 @@
   }
 
   function checkModel(model) {
-    if (!model || typeof model !== "object" || !model.config || !Array.isArray(model.blocks)) {
+    const loaded = model && typeof model === "object" && model.config && model.blocks;
+    if (!loaded || !Array.isArray(model.blocks)) {
       throw new TypeError(
         `model must be what GPT.loadModel(exported) returns, got ${describe(model)}`,
       );
@@ -234,14 +240,17 @@
     return checkInt(id, name, 0, model.config.vocab_size - 1);
   }
 
+  // token ids, and room for them (and `room` more tokens fed back; null: no length check)
   function checkTokens(model, tokens, name, room = 0) {
     if (!Array.isArray(tokens)) {
-      throw new TypeError(`${name} must be an array of token ids, got ${describe(tokens)}`);
+      throw new TypeError(
+        `${name} must be an array of token ids, got ${describe(tokens)}`,
+      );
     }
     if (!tokens.length) throw new RangeError(`${name} must not be empty`);
     tokens.forEach((id, i) => checkToken(model, id, `${name}[${i}]`));
     const max = model.config.max_seq_len;
-    if (tokens.length + room > max) {
+    if (room !== null && tokens.length + room > max) {
       throw new RangeError(
         `${name} of ${tokens.length} tokens` +
           (room ? ` and ${room} more to feed back` : "") +
@@ -290,7 +299,7 @@
         Object.entries(exported.vocab).map(([t, i]) => [i, t]),
       ),
       numDigits: exported.num_digits,
-      numParameters: all.length, // every float32 of the export, checked against the tensors
+      numParameters: all.length, // the export's float32 values, all of them in a tensor
       tok_embed: tensor("tok_embed.weight"), // (V, D)
       pos_embed: tensor("pos_embed"), // (1, max_seq_len, D)
       blocks,
@@ -436,13 +445,18 @@
   function greedyDecode(model, prompt, maxNewTokens = 4) {
     checkModel(model);
     checkInt(maxNewTokens, "maxNewTokens", 1, MAX_SIZE);
-    checkTokens(model, prompt, "prompt", maxNewTokens - 1);
-    if (prompt.every((id) => id === model.vocab["<pad>"])) {
+    checkTokens(model, prompt, "prompt", null); // its length: once the padding is off
+    // left padding is stripped, as greedy_decode does: the real tokens keep the positions
+    // they had in training
+    const start = prompt.findIndex((id) => id !== model.vocab["<pad>"]);
+    if (start < 0) {
       throw new RangeError("prompt is all <pad>: there is nothing to complete");
     }
+    const tokens = prompt.slice(start);
+    checkTokens(model, tokens, "prompt without its padding", maxNewTokens - 1);
     const state = newState(model);
     let out;
-    prompt.forEach((id) => (out = step(model, state, id)));
+    tokens.forEach((id) => (out = step(model, state, id)));
     const steps = [];
     for (let k = 0; k < maxNewTokens; k++) {
       const probs = Array.from(out.probs);
@@ -527,7 +541,8 @@
     }
     checkInt(numDigits, "numDigits", 1, 64);
     const digits = `([0-9]{1,${numDigits}})`;
-    const match = new RegExp(`^${digits}\\+${digits}=$`).exec(question.replace(STRIP, ""));
+    const pattern = new RegExp(`^${digits}\\+${digits}=$`);
+    const match = pattern.exec(question.replace(STRIP, ""));
     if (!match) {
       throw new Error(
         "expected a question of the form 'a+b=' with a and b of 1 to " +
