@@ -26,7 +26,7 @@
 
   function describe(value) {
     // what was given, short: a 100,000-character string is not echoed whole
-    if (value === null) return "null";
+    if (value === null || value === undefined) return String(value);
     if (Array.isArray(value)) return `an array of length ${value.length}`;
     if (typeof value === "string") {
       const chars = [...value];
@@ -35,7 +35,10 @@
             `(${chars.length.toLocaleString("en")} characters)`
         : `the string ${JSON.stringify(value)}`;
     }
-    if (typeof value === "object") return `a ${value.constructor?.name ?? "object"}`;
+    if (typeof value === "object") {
+      const kind = value.constructor?.name;
+      return kind && kind !== "Object" ? `a ${kind}` : "an object";
+    }
     if (typeof value === "bigint") return `the bigint ${value}n`;
     return `${typeof value} ${String(value)}`;
   }
@@ -60,7 +63,9 @@
   function checkFinite(values, name) {
     for (let i = 0; i < values.length; i++) {
       if (!Number.isFinite(values[i])) {
-        throw new RangeError(`${name} holds ${values[i]} at index ${i}`);
+        throw new RangeError(
+          `${name}: ${values[i]} at index ${i}, where only finite numbers are allowed`,
+        );
       }
     }
     return values;
@@ -240,8 +245,8 @@
     return checkInt(id, name, 0, model.config.vocab_size - 1);
   }
 
-  // token ids, and room for them (and `room` more tokens fed back; null: no length check)
-  function checkTokens(model, tokens, name, room = 0) {
+  // token ids; with `fits`, no more of them than the model has positions
+  function checkTokens(model, tokens, name, fits = true) {
     if (!Array.isArray(tokens)) {
       throw new TypeError(
         `${name} must be an array of token ids, got ${describe(tokens)}`,
@@ -250,11 +255,9 @@
     if (!tokens.length) throw new RangeError(`${name} must not be empty`);
     tokens.forEach((id, i) => checkToken(model, id, `${name}[${i}]`));
     const max = model.config.max_seq_len;
-    if (room !== null && tokens.length + room > max) {
+    if (fits && tokens.length > max) {
       throw new RangeError(
-        `${name} of ${tokens.length} tokens` +
-          (room ? ` and ${room} more to feed back` : "") +
-          ` needs ${tokens.length + room} positions, config.max_seq_len is ${max}`,
+        `${name} holds ${tokens.length} tokens, config.max_seq_len is ${max}`,
       );
     }
     return tokens;
@@ -445,7 +448,7 @@
   function greedyDecode(model, prompt, maxNewTokens = 4) {
     checkModel(model);
     checkInt(maxNewTokens, "maxNewTokens", 1, MAX_SIZE);
-    checkTokens(model, prompt, "prompt", null); // its length: once the padding is off
+    checkTokens(model, prompt, "prompt", false); // its length: once the padding is off
     // left padding is stripped, as greedy_decode does: the real tokens keep the positions
     // they had in training
     const start = prompt.findIndex((id) => id !== model.vocab["<pad>"]);
@@ -453,7 +456,13 @@
       throw new RangeError("prompt is all <pad>: there is nothing to complete");
     }
     const tokens = prompt.slice(start);
-    checkTokens(model, tokens, "prompt without its padding", maxNewTokens - 1);
+    const needed = tokens.length + maxNewTokens - 1; // the last new token is not fed back
+    if (needed > model.config.max_seq_len) {
+      throw new RangeError(
+        `maxNewTokens=${maxNewTokens} after a prompt of ${tokens.length} tokens needs ` +
+          `${needed} positions, config.max_seq_len is ${model.config.max_seq_len}`,
+      );
+    }
     const state = newState(model);
     let out;
     tokens.forEach((id) => (out = step(model, state, id)));
