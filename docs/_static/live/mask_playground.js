@@ -249,8 +249,9 @@
         .filter((a) => a.name.startsWith("data-"))
         .map((a) => `[${a.name}="${a.value}"]`)
         .join("");
-      const table = node.closest("table[id]");
-      return data ? `${table ? `#${table.id} ` : ""}${node.tagName.toLowerCase()}${data}` : null;
+      if (!data) return null;
+      const table = node.closest("table[id]"); // a cell's button: which table it is in
+      return `${table ? `#${table.id} ` : ""}${node.tagName.toLowerCase()}${data}`;
     }
 
     function render() {
