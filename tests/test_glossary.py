@@ -52,7 +52,7 @@ TERMS = {
     "layer norm": r"\blayer\s+norm(alization)?s?\b|\bLayerNorm\b",
     "logits": r"\blogits?\b",
     "loss": r"\bloss(es)?\b",
-    "meta device": r"\bmeta\s+device\b",
+    "meta device": r"\bmeta\s+device\b|`meta`\s+device\b",
     "multi-head attention": r"\bmulti-head\s+attention\b",
     "nn.Module": r"\bnn\.Module\b",
     "one-hot": r"\bone-hot\b",
@@ -73,6 +73,7 @@ TERMS = {
 }
 CODE_TERMS = {
     "forward",
+    "meta device",
     "grad_fn",
     "nn.Module",
     "requires_grad",
