@@ -341,6 +341,8 @@ def causal_renormalise(theme: Theme):
     future = _future()
     masked = weights * (~future).float()
     causal = masked / masked.sum(dim=-1, keepdim=True)
+    one_softmax = torch.softmax(scores.masked_fill(future, -torch.inf) / 2**0.5, dim=-1)
+    assert torch.allclose(causal, one_softmax), "renormalised weights must be causal"
     hidden = future.tolist()
 
     fig, ax = canvas(11.9, 3.3)
