@@ -2,7 +2,8 @@
 
 At 1280 x 800 (a laptop's first screen), light and dark, the page shows an image whose top
 lies within the first screen and above the first code block, so a reader meets the idea
-before the code. Screenshots of 3.3, 3.4, 3.6 and the landing page (light and dark) are
+before the code; the landing page also links "Start at 3.1" and "Try the adder live" there.
+Screenshots of 3.3, 3.4, 3.6 and the landing page (light and dark) are
 written to ``_build/screenshots/first-screen-*.png``. Run with ``make browser``.
 """
 
@@ -81,6 +82,33 @@ def problems_of(found: dict, height: int) -> list[str]:
     if not found["decoded"]:
         problems.append("an image on the page did not decode")
     return problems
+
+
+# Where a newcomer goes next: both links on the landing page's first screen.
+_LINKS = """() => [...document.querySelectorAll('article a')].map(a => ({
+    text: a.textContent.trim(), top: a.getBoundingClientRect().top + window.scrollY,
+    href: a.getAttribute('href')}))"""
+
+
+def test_the_landing_page_offers_where_to_start(browser, base_url):
+    context = browser.new_context(viewport=FIRST_SCREEN)
+    page = context.new_page()
+    try:
+        page.goto(f"{base_url}index.html", wait_until="load")
+        links = page.evaluate(_LINKS)
+    finally:
+        context.close()
+    wanted = {
+        "Start at 3.1": "ch3_1_long_sequences.html",
+        "Try the adder live": "adder_live.html",
+    }
+    for text, target in wanted.items():
+        found = [link for link in links if link["text"].startswith(text)]
+        assert found, f"no link {text!r} on the landing page"
+        assert found[0]["href"].startswith(target), found[0]
+        assert found[0]["top"] < FIRST_SCREEN["height"], (
+            f"{text!r} is below the first screen"
+        )
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
