@@ -194,10 +194,10 @@ FIGURES = [
         "gpt-decoder",
         decoder.gpt_decoder,
         "gpt_decoder",
-        "A vertical flow from the token ids of '<BOS>15+57=072' through the token "
+        "A left-to-right flow from the token ids of '<BOS>15+57=072' through the token "
         "embedding, the addition of learned positions, dropout, two decoder blocks, a "
         "final layer norm and a linear head, to logits of shape (B, L, V).",
-        "The whole decoder, read from top to bottom: token ids become vectors, learned "
+        "The whole decoder, read from left to right: token ids become vectors, learned "
         "positions are added, two decoder blocks mix them with attention, and the head "
         "gives one score per vocabulary token at every position (logits, B, L, V).",
     ),
