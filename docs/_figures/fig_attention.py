@@ -112,15 +112,17 @@ def _qkv_weights():
 def qkv_projection(theme: Theme):
     """3.4: one token's x(2) times W_query, W_key, W_value gives q(2), k(2), v(2)."""
     x_2 = example_inputs()[1]  # (3,)
-    names = [("query", "q", theme.query), ("key", "k", theme.key)]
-    names.append(("value", "v", theme.value))
-    fig, ax = canvas(8.4, 6.3)
-    cell = 0.42
-    for (name, short, fill), weight in zip(names, _qkv_weights(), strict=True):
-        index = [n for n, _, _ in names].index(name)
-        top = 5.75 - index * 2.0
-        mid = top - 1.5 * cell
-        x = 0.5
+    names = [
+        ("query", "q", theme.query, "the query: what x(2) looks for"),
+        ("key", "k", theme.key, "the key: what x(2) offers"),
+        ("value", "v", theme.value, "the value: what x(2) hands over"),
+    ]
+    fig, ax = canvas(10.7, 2.3)
+    cell, top = 0.34, 1.8
+    mid = top - 1.5 * cell
+    x = 0.25
+    for (name, short, fill, role), weight in zip(names, _qkv_weights(), strict=True):
+        start = x
         right = matrix(
             ax,
             x,
@@ -128,14 +130,12 @@ def qkv_projection(theme: Theme):
             x_2[None, :],
             theme,
             cell=cell,
-            label='x(2) "journey"' if index == 0 else None,
-            shape="(3,)",
+            label='x(2) "journey"' if name == "query" else "x(2)",
         )
-        text(ax, right + 0.3, mid, "@", theme, fontsize=14)
-        x = right + 0.6
+        text(ax, right + 0.17, mid, "@", theme, fontsize=12)
         right = matrix(
             ax,
-            x,
+            right + 0.34,
             top,
             weight,
             theme,
@@ -144,25 +144,19 @@ def qkv_projection(theme: Theme):
             label=f"W_{name}",
             shape="(3, 2)",
         )
-        text(ax, right + 0.3, mid, "=", theme, fontsize=14)
-        x = right + 0.6
+        text(ax, right + 0.17, mid, "=", theme, fontsize=12)
         right = matrix(
             ax,
-            x,
+            right + 0.34,
             mid + cell / 2,
             (x_2 @ weight)[None, :],
             theme,
             cell=cell,
             fill=fill,
-            label=f"{short}(2), the {name}",
-            shape="(2,)",
+            label=f"{short}(2)",
         )
-        role = {
-            "query": "what x(2) looks for",
-            "key": "what x(2) offers to be found by",
-            "value": "what x(2) hands over when attended to",
-        }[name]
-        text(ax, right + 0.25, mid, role, theme, muted=True, ha="left", fontsize=9)
+        text(ax, (start + right) / 2, 0.3, role, theme, muted=True, fontsize=9)
+        x = right + 0.6
     return fig
 
 
@@ -263,4 +257,66 @@ def qkv_context(theme: Theme):
         label="context z(2)",
         shape="(2,)",
     )
+    return fig
+
+
+def attention_matrix(theme: Theme):
+    """3.3.2: all six queries at once: scores, row-wise softmax, weights @ inputs."""
+    inputs = example_inputs()  # (6, 3)
+    scores = inputs @ inputs.T  # (6, 6)
+    weights = torch.softmax(scores, dim=-1)  # (6, 6)
+    context = weights @ inputs  # (6, 3)
+    assert torch.allclose(context, all_context_vecs(inputs))
+
+    fig, ax = canvas(10.9, 3.3)
+    cell, top = 0.36, 2.6
+    mid = top - 3 * cell
+    common = dict(cell=cell, fontsize=6.3)
+    x = 1.0
+    right = matrix(
+        ax,
+        x,
+        top,
+        scores,
+        theme,
+        fill=theme.query,
+        row_labels=INPUT_WORDS,
+        label="scores = inputs @ inputs.T",
+        shape="(6, 6), one row per query",
+        **common,
+    )
+    _highlight_row(ax, x, top, 1, 6, cell, theme)
+    _step(ax, right + 0.15, right + 1.35, mid, "softmax\nof each row", theme)
+    x = right + 1.5
+    right = matrix(
+        ax,
+        x,
+        top,
+        weights,
+        theme,
+        cmap=theme.cmap,
+        vmin=0,
+        vmax=0.4,
+        label="attention weights",
+        shape="(6, 6), every row sums to 1",
+        **common,
+    )
+    _highlight_row(ax, x, top, 1, 6, cell, theme)
+    text(ax, right + 0.3, mid, "@", theme, fontsize=13)
+    x = right + 0.6
+    right = matrix(ax, x, top, inputs, theme, label="inputs", shape="(6, 3)", **common)
+    _step(ax, right + 0.15, right + 0.85, mid, "=", theme)
+    x = right + 1.0
+    matrix(
+        ax,
+        x,
+        top,
+        context,
+        theme,
+        fill=theme.value,
+        label="context vectors",
+        shape="(6, 3), row 2 is z(2)",
+        **common,
+    )
+    _highlight_row(ax, x, top, 1, 3, cell, theme)
     return fig

@@ -332,3 +332,107 @@ def dropout_weights(theme: Theme):
         fontsize=8.5,
     )
     return fig
+
+
+def causal_renormalise(theme: Theme):
+    """3.5 at a glance: the weights, the future set to zero, each row divided by its sum."""
+    scores = chapter_scores()
+    weights = torch.softmax(scores / 2**0.5, dim=-1)  # (6, 6)
+    future = _future()
+    masked = weights * (~future).float()
+    causal = masked / masked.sum(dim=-1, keepdim=True)
+    one_softmax = torch.softmax(scores.masked_fill(future, -torch.inf) / 2**0.5, dim=-1)
+    assert torch.allclose(causal, one_softmax), "renormalised weights must be causal"
+    hidden = future.tolist()
+
+    fig, ax = canvas(11.9, 3.3)
+    cell, top = 0.36, 2.6
+    mid = top - 3 * cell
+    common = dict(cell=cell, fontsize=6.0, cmap=theme.cmap, vmin=0, vmax=0.6)
+
+    def sums(x, values, label):
+        # the row sums, one per query, right of a matrix
+        matrix(
+            ax,
+            x,
+            top,
+            values.sum(dim=-1, keepdim=True),
+            theme,
+            cell=cell,
+            fontsize=6.0,
+            fill=theme.box,
+            shape=label,
+        )
+
+    x = 1.0
+    right = matrix(
+        ax,
+        x,
+        top,
+        weights,
+        theme,
+        row_labels=INPUT_WORDS,
+        label="attention weights (3.4)",
+        shape="every query sees every key",
+        **common,
+    )
+    sums(right + 0.08, weights, "Σ row")
+    right += 0.08 + cell
+    arrow(ax, (right + 0.15, mid), (right + 1.25, mid), theme)
+    text(
+        ax,
+        right + 0.7,
+        mid + 0.15,
+        "zero the\nfuture",
+        theme,
+        fontsize=8.5,
+        va="bottom",
+    )
+    x = right + 1.4
+    zeroed = [
+        ["0" if h else f"{float(v):.2f}" for v, h in zip(r, hr, strict=True)]
+        for r, hr in zip(masked.tolist(), hidden, strict=True)
+    ]
+    right = matrix(
+        ax,
+        x,
+        top,
+        masked,
+        theme,
+        hidden=hidden,
+        texts=zeroed,
+        label="× mask: upper triangle = 0",
+        shape="rows no longer sum to 1",
+        **common,
+    )
+    sums(right + 0.08, masked, "Σ row")
+    right += 0.08 + cell
+    arrow(ax, (right + 0.15, mid), (right + 1.25, mid), theme)
+    text(
+        ax,
+        right + 0.7,
+        mid + 0.15,
+        "divide by\nrow sum",
+        theme,
+        fontsize=8.5,
+        va="bottom",
+    )
+    x = right + 1.4
+    kept = [
+        ["0" if h else f"{float(v):.2f}" for v, h in zip(r, hr, strict=True)]
+        for r, hr in zip(causal.tolist(), hidden, strict=True)
+    ]
+    right = matrix(
+        ax,
+        x,
+        top,
+        causal,
+        theme,
+        hidden=hidden,
+        texts=kept,
+        label="causal attention weights",
+        shape="each row sums to 1 again",
+        **common,
+    )
+    sums(right + 0.08, causal, "Σ row")
+    return fig

@@ -131,93 +131,85 @@ def decoder_block(theme: Theme):
 
 
 def gpt_decoder(theme: Theme):
-    """The whole decoder: embeddings and positions, N blocks, LayerNorm, head, logits."""
+    """The whole decoder, left to right: embeddings and positions, blocks, LayerNorm, head."""
+    from matplotlib.patches import Circle
+
     c = GPTConfig()
-    fig, ax = canvas(8.2, 7.4)
-    cx, w = 3.0, 3.4
-    tokens = _names(encode_equation(EQUATION))[:-1]  # the input: all but <EOS>
-    text(
-        ax,
-        cx,
-        7.15,
-        " ".join(t.replace("<BOS>", "<BOS>") for t in tokens),
-        theme,
-        family="monospace",
-        fontsize=9,
-    )
-    text(
-        ax,
-        cx + w / 2 + 0.35,
-        7.15,
-        "token ids (B, L)",
-        theme,
-        muted=True,
-        ha="left",
-        fontsize=9,
-    )
-    rows = [
+    fig, ax = canvas(12.4, 2.85)
+    y, gap = 1.75, 0.38
+    tokens = "".join(_names(encode_equation(EQUATION))[:-1])  # the input: all but <EOS>
+    steps = [
+        (1.45, tokens, None, "token ids (B, L)"),
         (
-            6.35,
-            f"token embedding  V={c.vocab_size} → D={c.d_model}",
+            1.5,
+            f"token embedding\nV={c.vocab_size} → D={c.d_model}",
             theme.query,
             "(B, L, D)",
         ),
-        (5.35, "+", None, ""),
-        (4.6, "dropout", theme.box, "(B, L, D)"),
+        (0.4, "+", None, ""),
+        (0.9, "dropout", theme.box, "(B, L, D)"),
         (
-            3.55,
-            f"decoder block × {c.num_layers}\nmasked MHA, add & norm,\n"
-            "feed-forward, add & norm",
+            1.85,
+            f"decoder block × {c.num_layers}\nmasked attention,\nfeed-forward",
             theme.key,
             "(B, L, D)",
         ),
-        (2.45, "LayerNorm", theme.value, "(B, L, D)"),
-        (1.65, f"linear head  D → V={c.vocab_size}", theme.query, "(B, L, V)"),
+        (1.05, "LayerNorm", theme.value, "(B, L, D)"),
+        (1.25, f"linear head\nD → V={c.vocab_size}", theme.query, "(B, L, V)"),
+        (0.9, "logits", None, f"{c.vocab_size} scores\nper position"),
     ]
-    heights = {}
-    for y, label, fill, shape in rows:
+    x = 0.15
+    for k, (w, label, fill, shape) in enumerate(steps):
+        cx = x + w / 2
         if label == "+":
-            from matplotlib.patches import Circle
-
             ax.add_patch(
                 Circle(
                     (cx, y), 0.2, facecolor="none", edgecolor=theme.fg, linewidth=1.1
                 )
             )
             text(ax, cx, y, "+", theme, fontsize=13)
-            heights[y] = 0.4
-            continue
-        h = 0.42 + 0.17 * label.count("\n")
-        heights[y] = h
-        box(ax, cx, y, w, h, label, theme, fill=fill, fontsize=9)
-        text(ax, cx + w / 2 + 0.35, y, shape, theme, muted=True, ha="left", fontsize=9)
-    ys = [r[0] for r in rows]
-    arrow(ax, (cx, 6.95), (cx, 6.35 + heights[6.35] / 2), theme)
-    for y0, y1 in zip(ys, ys[1:], strict=False):
-        arrow(ax, (cx, y0 - heights[y0] / 2), (cx, y1 + heights[y1] / 2), theme)
-    # learned positions join at the "+"
-    box(
-        ax,
-        cx + 2.75,
-        5.35,
-        1.9,
-        0.55,
-        f"learned positions\n(1, {c.max_seq_len}, D)[:, :L]",
-        theme,
-        fill=theme.value,
-        fontsize=8,
-    )
-    arrow(ax, (cx + 1.8, 5.35), (cx + 0.2, 5.35), theme)
-    arrow(ax, (cx, 1.65 - heights[1.65] / 2), (cx, 0.85), theme)
+            box(
+                ax,
+                cx,
+                0.45,
+                2.9,
+                0.5,
+                f"learned positions (1, {c.max_seq_len}, D)[:, :L]",
+                theme,
+                fill=theme.value,
+                fontsize=7.5,
+            )
+            arrow(ax, (cx, 0.7), (cx, y - 0.2), theme)
+        elif fill is None:
+            family = "monospace" if k == 0 else None
+            text(ax, cx, y, label, theme, fontsize=9, family=family)
+        else:
+            box(
+                ax,
+                cx,
+                y,
+                w,
+                0.42 + 0.17 * label.count("\n"),
+                label,
+                theme,
+                fill=fill,
+                fontsize=7.5,
+            )
+        if shape:
+            text(ax, cx, y + 0.5, shape, theme, muted=True, fontsize=8, va="bottom")
+        if k < len(steps) - 1:
+            arrow(ax, (x + w + 0.04, y), (x + w + gap - 0.04, y), theme)
+        x += w + gap
     text(
         ax,
-        cx,
-        0.6,
-        f"logits (B, L, V): {c.vocab_size} scores at each of the L positions",
+        12.25,
+        0.45,
+        "position t predicts token t + 1",
         theme,
+        muted=True,
         fontsize=9,
+        ha="right",
     )
-    text(ax, cx, 0.25, "position t predicts token t + 1", theme, muted=True, fontsize=9)
     return fig
 
 

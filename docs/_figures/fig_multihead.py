@@ -360,3 +360,101 @@ def split_heads_shapes(theme: Theme):
         fontsize=8.5,
     )
     return fig
+
+
+def heads_concat(theme: Theme):
+    """3.6 at a glance: two causal heads read the same input; their outputs sit side by side."""
+    from chapter3.inputs import INPUT_WORDS, example_inputs
+    from chapter3.multihead import MultiHeadAttentionWrapper
+
+    inputs = example_inputs()  # (6, 3)
+    torch.manual_seed(123)
+    wrapper = MultiHeadAttentionWrapper(
+        d_in=3, d_out=2, context_length=6, dropout=0.0, num_heads=2
+    )
+    with torch.no_grad():
+        heads = [head(inputs[None])[0] for head in wrapper.heads]  # 2 x (6, 2)
+        joined = wrapper(inputs[None])[0]  # (6, 4)
+    assert torch.equal(torch.cat(heads, dim=-1), joined)
+
+    fig, ax = canvas(9.4, 4.75)
+    fills = [theme.query, theme.key]
+    cell, small = 0.36, 0.3
+    right = matrix(
+        ax,
+        1.0,
+        3.4,
+        inputs,
+        theme,
+        cell=cell,
+        fontsize=6.5,
+        row_labels=INPUT_WORDS,
+        label="inputs",
+        shape="(6, 3)",
+    )
+    mid_in = 3.4 - 3 * cell
+    concat_x, concat_mid = 7.2, 3.4 - 3 * cell
+    for h, (out_top, fill) in enumerate(zip([4.35, 2.05], fills, strict=True)):
+        mid = out_top - 3 * small
+        arrow(ax, (right + 0.12, mid_in), (2.8, mid), theme)
+        box(
+            ax,
+            3.55,
+            mid,
+            1.5,
+            0.6,
+            f"head {h + 1}\nown W_q, W_k, W_v",
+            theme,
+            fill=fill,
+            fontsize=8,
+        )
+        arrow(ax, (4.3, mid), (4.8, mid), theme)
+        out_right = matrix(
+            ax,
+            4.9,
+            out_top,
+            heads[h],
+            theme,
+            cell=small,
+            fontsize=6.0,
+            fill=fill,
+            label=f"head {h + 1}: (6, 2)",
+        )
+        arrow(
+            ax,
+            (out_right + 0.12, mid),
+            (concat_x - 0.15, concat_mid + (0.5 - h)),
+            theme,
+        )
+    text(ax, 6.35, concat_mid, "side by side\n(torch.cat)", theme, fontsize=8.5)
+    for h, fill in enumerate(fills):
+        matrix(
+            ax,
+            concat_x + h * 2 * cell,
+            3.4,
+            joined[:, 2 * h : 2 * h + 2],
+            theme,
+            cell=cell,
+            fontsize=6.3,
+            fill=fill,
+        )
+    text(
+        ax,
+        concat_x + 2 * cell,
+        3.58,
+        "context vectors",
+        theme,
+        fontsize=9.5,
+        va="bottom",
+    )
+    text(
+        ax,
+        concat_x + 2 * cell,
+        3.4 - 6 * cell - 0.07,
+        "(6, 4) = head 1 | head 2",
+        theme,
+        muted=True,
+        fontsize=8,
+        va="top",
+    )
+    return fig

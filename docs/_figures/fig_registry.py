@@ -15,6 +15,7 @@ import fig_causal as causal
 import fig_decoder as decoder
 import fig_masks as masks
 import fig_multihead as multihead
+import fig_overview as overview
 
 
 @dataclass(frozen=True)
@@ -28,23 +29,47 @@ class ConceptFigure:
 
 FIGURES = [
     ConceptFigure(
+        "book-map",
+        overview.book_map,
+        "index",
+        "Five boxes in a row, 3.3 self-attention, 3.4 trainable weights, 3.5 causal "
+        "attention, 3.6 multi-head attention and the GPT decoder, each built on the one "
+        "before; below, the tokens of '<BOS>15+57=' go into the trained decoder, which "
+        "answers 0, 7, 2 and <EOS>.",
+        "Read the top row left to right: each section adds one idea to attention, and the "
+        "decoder stacks them. The bottom row is what the finished model does.",
+    ),
+    ConceptFigure(
         "simple-context",
         attention.simple_context,
         "ch3_3_simple_self_attention",
         "The six input embeddings, with the row of 'journey' highlighted as the query; "
         "arrows lead to its six dot-product scores, to the six softmax weights that sum to "
         "1, and to the context vector z(2), the weighted sum of the inputs.",
-        "One query, three steps: scores by dot products with x(2), weights by softmax, "
-        "and the context vector z(2) as the weighted sum of all inputs.",
+        "One query, three steps. Follow the outlined row, 'journey': its dot product with "
+        "every input gives six scores, the softmax turns them into six weights that sum "
+        "to 1, and the weighted sum of all six inputs is its context vector z(2).",
+    ),
+    ConceptFigure(
+        "attention-matrix",
+        attention.attention_matrix,
+        "ch3_3_simple_self_attention",
+        "The 6-by-6 matrix of scores inputs @ inputs.T, its row-wise softmax, a 6-by-6 "
+        "matrix of attention weights whose rows sum to 1, times the 6-by-3 inputs, giving "
+        "six context vectors; the row of 'journey' is outlined in all three.",
+        "The same three steps for all six queries at once. The outlined row is the one "
+        "query of the figure above; the matrix form computes nothing new.",
     ),
     ConceptFigure(
         "qkv-projection",
         attention.qkv_projection,
         "ch3_4_trainable_weights",
         "The 3-number embedding of 'journey' multiplied by three 3-by-2 weight matrices, "
-        "W_query, W_key and W_value, giving its 2-number query, key and value vectors.",
-        "One token, three projections: x(2) (3,) @ W (3, 2) gives q(2), k(2) and v(2), "
-        "each of shape (2,). The weights are the chapter's, drawn after seed 123.",
+        "W_query, W_key and W_value, side by side, giving its 2-number query, key and "
+        "value vectors.",
+        "One token, three roles. The same input x(2) times three different weight "
+        "matrices gives its query, key and value; training changes the three matrices. "
+        "The numbers are those the page computes below.",
     ),
     ConceptFigure(
         "qkv-context",
@@ -55,6 +80,18 @@ FIGURES = [
         "weight the six value vectors into the 2-number context vector z(2).",
         "Scores, scaled softmax and context vector for the query q(2): the same three "
         "steps as in 3.3, now on projected queries, keys and values.",
+    ),
+    ConceptFigure(
+        "causal-renorm",
+        causal.causal_renormalise,
+        "ch3_5_causal_attention",
+        "Three 6-by-6 grids of attention weights, each with a column of row sums: the "
+        "weights of 3.4, where every row sums to 1; the same weights with the upper "
+        "triangle set to zero, whose rows sum to less than 1; and the rows divided by "
+        "their sums, which sum to 1 again.",
+        "Causal attention in one picture. Look at the gray upper triangle: a query may not "
+        "use keys that come after it. Zeroing them breaks the row sums (Σ); dividing each "
+        "row by its sum repairs them.",
     ),
     ConceptFigure(
         "causal-mask",
@@ -87,6 +124,17 @@ FIGURES = [
         "the row sums range from 0 to 2.",
         "Dropout with p = 0.5 on the causal weights (seed 123): dropped weights become "
         "0, kept ones are scaled by 1/(1 − p) = 2, so rows no longer sum to 1.",
+    ),
+    ConceptFigure(
+        "heads-concat",
+        multihead.heads_concat,
+        "ch3_6_multi_head",
+        "The 6-by-3 inputs go to two causal attention heads, each with its own query, key "
+        "and value weights; each head gives a 6-by-2 output, and the two outputs are "
+        "placed side by side as a 6-by-4 matrix of context vectors.",
+        "Multi-head attention: several heads read the same input, each with its own "
+        "weights, and their outputs are joined side by side. The colours show which "
+        "columns come from which head.",
     ),
     ConceptFigure(
         "wrapper-vs-split",
@@ -146,11 +194,12 @@ FIGURES = [
         "gpt-decoder",
         decoder.gpt_decoder,
         "gpt_decoder",
-        "A vertical flow from the token ids of '<BOS>15+57=072' through the token "
+        "A left-to-right flow from the token ids of '<BOS>15+57=072' through the token "
         "embedding, the addition of learned positions, dropout, two decoder blocks, a "
         "final layer norm and a linear head, to logits of shape (B, L, V).",
-        "The whole decoder: token embedding plus learned positions, the blocks, a final "
-        "LayerNorm and the linear head that gives logits (B, L, V).",
+        "The whole decoder, read from left to right: token ids become vectors, learned "
+        "positions are added, two decoder blocks mix them with attention, and the head "
+        "gives one score per vocabulary token at every position (logits, B, L, V).",
     ),
     ConceptFigure(
         "loss-mask",
