@@ -516,7 +516,8 @@ def train(
     ``progress`` shows a tqdm bar with the loss and the learning rate on a terminal, a few
     summary lines elsewhere. ``log`` (e.g. ``print``) receives one line per epoch. Runs on
     CUDA when present unless ``device`` says otherwise. After training, all 10,000 sums are
-    decoded and scored (``history.scores``, by part of the split).
+    scored (``history.scores``, by part of the split) with
+    :func:`~chapter3.adder.exhaustive.score_all`: the counts of greedy decoding.
     """
     recipe = get_recipe(recipe)
     if epochs is not None:
