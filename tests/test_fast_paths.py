@@ -157,3 +157,28 @@ def test_score_all_decodes_only_what_it_cannot_confirm(monkeypatch):
     result = score_all(model, FAST_RECIPE)
     assert {expected for expected, _, _ in result.wrong} <= set(decoded)
     assert len(result.wrong) <= len(decoded) <= len(result.wrong) + 50
+
+
+def test_train_command_freezes_the_import_time_objects_before_training(
+    tmp_path, monkeypatch
+):
+    """The objects alive when training starts are frozen, so the collections training
+    triggers do not walk them again; the check stops the command at ``train``."""
+    import gc
+
+    from chapter3.adder import cli
+
+    seen = []
+
+    def record(*args, **kwargs):
+        seen.append(gc.get_freeze_count())
+        raise ValueError("stopped here by the test")
+
+    monkeypatch.setattr(cli, "train", record)
+    gc.unfreeze()
+    try:
+        status = cli.main(["train", "--quiet", "--out", str(tmp_path / "m.pt")])
+    finally:
+        gc.unfreeze()
+    assert status == 2 and len(seen) == 1
+    assert seen[0] > 10_000
