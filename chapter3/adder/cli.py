@@ -8,6 +8,7 @@ cannot be written (checked before training starts).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -140,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             recipe = get_recipe(args.recipe)
             if args.seed is not None:
                 recipe = replace(recipe, init_seed=args.seed)
+            # The ~170,000 objects that importing torch created will live until the process
+            # ends: moved out of the collector's sight, they are not walked again by the full
+            # collections that training's allocations trigger (about 0.1 s each).
+            gc.freeze()
             model, history = train(
                 recipe, epochs=args.epochs, progress=not args.quiet, log=print
             )

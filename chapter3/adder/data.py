@@ -56,10 +56,13 @@ def all_equations(num_digits: int = 2) -> list[str]:
     >>> len(eqs), eqs[0], eqs[-1]
     (10000, '00+00=000', '99+99=198')
     """
-    _check_num_digits(num_digits)
-    high = 10**num_digits
+    n = _check_num_digits(num_digits)
+    high = 10**n
+    # equation_to_string's format, without its checks on each of the 10^(2n) pairs
     return [
-        equation_to_string(a, b, num_digits) for a in range(high) for b in range(high)
+        f"{a:0{n}d}+{b:0{n}d}={a + b:0{n + 1}d}"
+        for a in range(high)
+        for b in range(high)
     ]
 
 

@@ -77,4 +77,27 @@ class LightAdam:
         torch._foreach_addcdiv_(params, m, denom, -lr / (1 - beta1**self.t))
 
 
-__all__ = ["LightAdam"]
+@torch.no_grad()
+def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """Scale ``grads`` in place so that their joint 2-norm is at most ``max_norm``; returns
+    the norm before clipping.
+
+    The arithmetic of :func:`torch.nn.utils.clip_grad_norm_` on CPU, operation for operation
+    (so the result is the same to the bit), for a list of gradients gathered once: torch's
+    function walks ``model.parameters()`` and groups the tensors by device on every call,
+    which costs more than the clipping itself for a model of 46k parameters.
+
+    >>> import torch
+    >>> from chapter3.adder.optim import clip_grad_norm
+    >>> g = [torch.tensor([3.0]), torch.tensor([4.0])]
+    >>> clip_grad_norm(g, max_norm=1.0), g
+    (tensor(5.), [tensor([0.6000]), tensor([0.8000])])
+    """
+    norms = torch._foreach_norm(grads, 2.0)  # one () tensor per gradient
+    total_norm = torch.linalg.vector_norm(torch.stack(norms), 2.0)
+    clip_coef = torch.clamp(max_norm / (total_norm + 1e-6), max=1.0)
+    torch._foreach_mul_(grads, clip_coef)
+    return total_norm
+
+
+__all__ = ["LightAdam", "clip_grad_norm"]

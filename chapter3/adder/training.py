@@ -20,6 +20,7 @@ from chapter3._checks import check_positive_int
 from chapter3.adder.carries import carry_class_of_equation
 from chapter3.adder.data import (
     AdderLoaders,
+    Batch,
     EquationDataset,
     TensorLoader,
     construct_batches,
@@ -31,8 +32,8 @@ from chapter3.adder.data import (
     split_strings,
 )
 from chapter3.adder.decoding import evaluate
-from chapter3.adder.exhaustive import answer_correct, evaluate_all
-from chapter3.adder.optim import LightAdam
+from chapter3.adder.exhaustive import answer_correct, score_all
+from chapter3.adder.optim import LightAdam, clip_grad_norm
 from chapter3.adder.vocab import PAD
 from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
@@ -389,6 +390,47 @@ def _step(model, x, optimizer, scheduler, grad_clip) -> tuple[float, int]:
     return loss.item(), correct
 
 
+class _TeacherForcing:
+    """The training batches of a :class:`~chapter3.adder.data.TensorLoader`, with the
+    teacher-forcing tensors (:func:`~chapter3.adder.data.construct_batches`) built once per
+    run for every equation, on ``device``, instead of once per step.
+
+    Iterating draws the same permutation as iterating the loader (``torch.randperm`` on the
+    global generator), so the batches, and the run, are the same to the bit.
+    """
+
+    def __init__(self, loader: TensorLoader, device) -> None:
+        self.loader = loader
+        batch = construct_batches(loader.tokens)  # (N, L-1) each
+        self.all = Batch(*(t.to(device) for t in batch))
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        n, size = self.loader.tokens.size(0), self.loader.batch_size
+        order = torch.randperm(n) if self.loader.shuffle else torch.arange(n)
+        for start in range(0, n, size):
+            rows = order[start : start + size].to(self.all.input.device)  # (B,)
+            yield Batch(*(t[rows] for t in self.all))  # (B, L-1) each
+
+
+def _prepared_step(model, params, batch: Batch, optimizer, grad_clip):
+    """:func:`_step` for a batch that is already built and on the model's device, with the
+    model's parameters gathered once per run (``params``): ``(loss, correct)``, the same
+    numbers to the bit."""
+    logits = model(batch.input, batch.padding_mask)  # (B, L-1, V)
+    loss = adder_loss(logits, batch.target)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_grad_norm([p.grad for p in params if p.grad is not None], grad_clip)
+    optimizer.step()
+    with torch.no_grad():
+        right = (logits.argmax(dim=-1) == batch.target) | (batch.target == PAD)
+        correct = int(right.all(dim=1).sum())  # right: (B, L-1)
+    return loss.item(), correct
+
+
 def train_epoch(
     model, loader, optimizer, scheduler=None, grad_clip=1.0, progress=None
 ) -> float:
@@ -438,7 +480,7 @@ class LineProgress:
         if any(before < mark <= self.n for mark in self.marks[:-1]):
             self._print()
 
-    def set_postfix(self, **values) -> None:
+    def set_postfix(self, refresh: bool = True, **values) -> None:
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
 
     def _print(self) -> None:
@@ -474,7 +516,8 @@ def train(
     ``progress`` shows a tqdm bar with the loss and the learning rate on a terminal, a few
     summary lines elsewhere. ``log`` (e.g. ``print``) receives one line per epoch. Runs on
     CUDA when present unless ``device`` says otherwise. After training, all 10,000 sums are
-    decoded and scored (``history.scores``, by part of the split).
+    scored (``history.scores``, by part of the split) with
+    :func:`~chapter3.adder.exhaustive.score_all`: the counts of greedy decoding.
     """
     recipe = get_recipe(recipe)
     if epochs is not None:
@@ -527,6 +570,13 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
         history.val_correct.append(correct)
         return correct == len(val_tokens)
 
+    # The batches of a TensorLoader are built once per run and clipped without torch's
+    # per-call parameter walk (LightAdam has the schedule built in: no scheduler to step).
+    fast = isinstance(loaders.train_loader, TensorLoader) and scheduler is None
+    batches = (
+        _TeacherForcing(loaders.train_loader, device) if fast else loaders.train_loader
+    )
+    params = [p for p in model.parameters() if p.requires_grad]
     streak = 0  # training sums right in a row (teacher forcing, before each update)
     bar = progress_bar(
         recipe.epochs * steps_per_epoch, f"train ({recipe.name})", progress
@@ -536,16 +586,22 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
         start, losses, perfect = time.perf_counter(), [], False
         history.train_correct.append(0)
         model.train()
-        for x in loaders.train_loader:
-            loss, correct = _step(model, x, optimizer, scheduler, recipe.grad_clip)
+        for x in batches:
+            if fast:
+                loss, correct = _prepared_step(
+                    model, params, x, optimizer, recipe.grad_clip
+                )
+            else:
+                loss, correct = _step(model, x, optimizer, scheduler, recipe.grad_clip)
             losses.append(loss)
             history.train_correct[-1] += correct
             history.steps += 1
-            streak = streak + correct if correct == len(x) else 0
+            size = x.input.size(0) if fast else len(x)
+            streak = streak + correct if correct == size else 0
             if bar is not None:
                 bar.update(1)
                 lr = optimizer.param_groups[0]["lr"]
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", refresh=False)
             if recipe.check_streak:
                 due = streak >= recipe.check_streak
             else:
@@ -580,7 +636,7 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
     if bar is not None:
         bar.close()
     model.eval()
-    scored = evaluate_all(model, recipe)
+    scored = score_all(model, recipe)  # evaluate_all's counts, decoding only a few
     history.scores = {part: list(counts) for part, counts in scored.parts.items()}
     history.wrong = [(expected, got) for expected, got, _ in scored.wrong]
     history.wall_seconds = time.perf_counter() - wall_start
