@@ -612,7 +612,7 @@ onmessage = (e) => {
       {
         text:
           `One layer up, layer 2, head ${g.carry_head + 1} reads the carry again: its = ` +
-          `row puts ${w(g.carry_weight)} on the position of ${keyName}, where in layer 1 ` +
+          `row puts ${w(g.carry_weight)} on the position of ${keyName}, where in layer 1, ` +
           `${g.b0_readers} of the ${g.num_heads} heads had already read a0 and b0 (more than ` +
           `half their weight).`,
         go() {
