@@ -1,4 +1,5 @@
-"""The trace's links to the chapter (trace.js) are the links the live page's text makes.
+"""The trace's links to the chapter (trace.js) are the links the live page's text makes, and a
+false claim of the guided path stops the build.
 
 The page's Markdown links (``ch3_x.md#anchor``) are resolved by the book's build, which fails
 on a missing page or heading (``-W``); the trace builds its own links in JavaScript, where
@@ -31,3 +32,20 @@ def test_the_traces_links_are_the_pages_links():
     assert in_script <= in_page, (
         f"trace.js links that the page does not: {in_script - in_page}"
     )
+
+
+def test_a_false_claim_of_the_guide_stops_the_build():
+    import sys
+
+    import pytest
+    from sphinx.errors import ExtensionError
+
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    import adder_trace
+
+    facts = {
+        "claims": {"a head reads the ones digits": True, "55+45= gives 100": False}
+    }
+    with pytest.raises(ExtensionError, match="no longer describes.*55\\+45= gives 100"):
+        adder_trace.check_guide(facts)
+    adder_trace.check_guide({"claims": {"a head reads the ones digits": True}})
