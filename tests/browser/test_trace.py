@@ -192,6 +192,39 @@ def test_a_head_switched_off_from_a_file_page_uses_a_worker(browser, trace_site,
     p.close()
 
 
+def test_switches_changed_midway_end_in_the_last_choice(browser, base_url, model):
+    """A run dropped half-way (the reader changed the switches) never blocks a later one,
+    and a set of heads scored before is not scored again."""
+    counts = {
+        heads: len(wrong_with_heads_zeroed(model, [heads]))
+        for heads in [(1, 1), (0, 4)]
+    }
+    p = Page(browser, base_url)
+    p.open("adder_live.html")
+    p.wait_answer("072")
+    first = p.page.locator("#adder-heads input[data-head='1.1']")
+    second = p.page.locator("#adder-heads input[data-head='0.4']")
+    wrong = p.page.locator("#adder-heads")
+    first.check()  # starts re-scoring ...
+    first.uncheck()  # ... dropped: every head on again
+    first.check()  # the same head again: a fresh run, not the dropped one
+    heads_done(p)
+    assert int(wrong.get_attribute("data-wrong")) == counts[(1, 1)]
+    first.uncheck()
+    heads_done(p)
+    assert wrong.get_attribute("data-wrong") == "0"
+    second.check()
+    heads_done(p)
+    assert int(wrong.get_attribute("data-wrong")) == counts[(0, 4)]
+    second.uncheck()
+    second.check()  # scored before: no second run
+    heads_done(p)
+    assert int(wrong.get_attribute("data-wrong")) == counts[(0, 4)]
+    summary = p.page.locator(".live-heads-summary").inner_text()
+    assert "reusing an earlier run" in summary
+    p.close()
+
+
 def test_the_state_is_in_the_link(page, facts):
     page.open("adder_live.html?q=55%2B45%3D#off=2.2&trace=1.2.3.6.1")
     page.wait_answer("100")

@@ -256,6 +256,11 @@ onmessage = (e) => {
     let jobId = 0;
     let pending = null;
     const inflight = new Map(); // key -> {promise, listeners}: a job under way
+    function drop() {
+      if (pending) pending.cancel();
+      pending = null;
+      inflight.clear();
+    }
     const parts = Math.max(1, Math.min(2, navigator.hardwareConcurrency || 2));
 
     function startWorkers() {
@@ -274,16 +279,15 @@ onmessage = (e) => {
     function score(ablate, onProgress) {
       const key = [...ablate].sort().join(",");
       if (cache.has(key)) {
-        if (pending) pending.cancel();
-        const how = key ? "(already scored)" : "the atlas (every head on)";
+        drop();
+        const how = key ? "reusing an earlier run" : "the atlas (every head on)";
         return Promise.resolve({ right: cache.get(key), how });
       }
       if (inflight.has(key)) {
         inflight.get(key).listeners.push(onProgress);
         return inflight.get(key).promise;
       }
-      if (pending) pending.cancel(); // another set of heads: that job is dropped
-      inflight.clear();
+      drop(); // another set of heads: the job under way is dropped
       const id = ++jobId;
       const right = new Uint8Array(10000);
       const listeners = [onProgress];
