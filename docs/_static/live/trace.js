@@ -107,7 +107,6 @@
           "tr",
           picked ? { class: "live-picked" } : {},
           el("th", { scope: "row", text: `${j} ${name(j)}` }),
-          el("td", { text: j > i ? "(not yet written)" : vec(info.keys[j]) }),
           el("td", { text: j > i ? "—" : fmt(info.dots[j]) }),
           el("td", { text: j > i ? "—" : fmt(info.scores[j]) }),
           el("td", { text: hidden ? "−∞ (hidden)" : "visible" }),
@@ -117,6 +116,7 @@
             picked ? el("mark", { text: weight.toFixed(6) }) : fmt(hidden ? 0 : info.weights[j]),
             picked ? " ◀ the clicked cell" : "",
           ),
+          el("td", { text: j > i ? "(not yet written)" : vec(info.keys[j]) }),
           el("td", { text: j > i ? "—" : vec(info.values[j]) }),
         );
         return tr;
@@ -152,7 +152,7 @@
               el(
                 "tr",
                 {},
-                ...["j token", "k(j)", "ω", "ω/√d_k", "mask", "α", "v(j)"].map((h) =>
+                ...["j token", "ω", "ω/√d_k", "mask", "α", "k(j)", "v(j)"].map((h) =>
                   el("th", { scope: "col", text: h }),
                 ),
               ),
