@@ -29,6 +29,7 @@ extensions = [
     "offline",
     "listings",
     "live_adder",
+    "adder_trace",
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "gallery_guard",

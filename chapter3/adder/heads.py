@@ -10,7 +10,7 @@ instead: with one head's output zeroed, which sums does the model still get righ
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import torch
 from torch import nn
@@ -122,6 +122,36 @@ def head_zeroed(model: nn.Module, layer: int, head: int):
         yield model
     finally:
         handle.remove()
+
+
+@contextmanager
+def heads_zeroed(model: nn.Module, heads):
+    """:func:`head_zeroed` for several heads at once: ``heads`` is an iterable of
+    ``(layer, head)`` pairs (0-based), each zeroed as there. No heads: the intact model."""
+    check_decoder_model(model)
+    if isinstance(heads, (str, bytes)) or not hasattr(heads, "__iter__"):
+        raise TypeError(
+            f"heads must be an iterable of (layer, head) pairs, got {heads!r}"
+        )
+    pairs = list(heads)
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"each head must be a (layer, head) pair, got {pair!r}")
+    with ExitStack() as stack:
+        for layer, head in pairs:
+            stack.enter_context(head_zeroed(model, layer, head))
+        yield model
+
+
+def wrong_with_heads_zeroed(
+    model: nn.Module, heads, equations: list[str] | None = None
+) -> list[str]:
+    """The equations (all 10,000 sums by default) that ``model`` gets wrong with ``heads``
+    (``(layer, head)`` pairs) zeroed, by batched greedy decoding (:func:`evaluate`)."""
+    equations = _equations(model, equations)
+    model.eval()
+    with heads_zeroed(model, heads):
+        return [expected for expected, _ in evaluate(model, equations).wrong]
 
 
 def correct_by_carry(model: nn.Module, equations: list[str] | None = None) -> dict:
@@ -250,6 +280,8 @@ __all__ = [
     "attention_by_carry",
     "staircase",
     "head_zeroed",
+    "heads_zeroed",
+    "wrong_with_heads_zeroed",
     "correct_by_carry",
     "head_ablation",
     "GENERAL_CLAIMS",

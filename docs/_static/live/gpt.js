@@ -6,6 +6,7 @@
  * Activations are float64; the weights are PyTorch's float32. */
 (function (root, factory) {
   const api = factory();
+  api.factory = factory; // its source, for a Web Worker built from a Blob (trace.js)
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.GPT = api;
 })(this, function () {
@@ -245,6 +246,30 @@
     return checkInt(id, name, 0, model.config.vocab_size - 1);
   }
 
+  // step's options: {ablate: ["layer.head", ...], record: fn}, each optional
+  function checkOptions(model, options) {
+    if (options === undefined) return;
+    checkObject(options, "options");
+    const { ablate, record } = options;
+    if (record !== undefined && typeof record !== "function") {
+      throw new TypeError(`options.record must be a function, got ${describe(record)}`);
+    }
+    if (ablate === undefined) return;
+    if (!Array.isArray(ablate)) {
+      throw new TypeError(`options.ablate must be an array, got ${describe(ablate)}`);
+    }
+    const { num_layers: layers, num_heads: heads } = model.config;
+    ablate.forEach((name, i) => {
+      const m = typeof name === "string" ? /^(\d+)\.(\d+)$/.exec(name) : null;
+      if (!m || Number(m[1]) >= layers || Number(m[2]) >= heads) {
+        throw new RangeError(
+          `options.ablate[${i}] must be "layer.head" with layer in 0..${layers - 1} ` +
+            `and head in 0..${heads - 1}, got ${describe(name)}`,
+        );
+      }
+    });
+  }
+
   // token ids; with `fits`, no more of them than the model has positions
   function checkTokens(model, tokens, name, fits = true) {
     if (!Array.isArray(tokens)) {
@@ -359,7 +384,11 @@
   // Masked multi-head self-attention for the newest position. Its query meets the keys
   // of every position so far (the causal mask: nothing later exists yet); earlier ones'
   // keys and values come from the cache, as in chapter3.kv_cache.
-  function attention(block, cache, x, visible) {
+  // `hooks` (optional, from step's options): `off(h)` is true for a switched-off head,
+  // whose slice of the context vector stays zero (chapter3.adder.heads.head_zeroed);
+  // `record(info)` receives each head's q, keys, values, dot products, scaled scores,
+  // weights and context vector, the very numbers computed here.
+  function attention(block, cache, x, visible, hooks) {
     const D = x.length;
     const H = cache.numHeads;
     const d = D / H; // head_dim
@@ -369,16 +398,35 @@
     const context = new Float64Array(D);
     const rows = []; // one attention row per head: this query over keys 0..t
     for (let h = 0; h < H; h++) {
+      const dots = hooks && hooks.record ? [] : null;
       const scores = cache.keys.map((k) => {
         let s = 0;
         for (let e = h * d; e < (h + 1) * d; e++) s += q[e] * k[e];
+        if (dots) dots.push(s);
         return s / Math.sqrt(d); // scaled dot product
       });
       const weights = maskedSoftmax(scores, visible);
+      const off = hooks && hooks.off(h);
+      const sum = off ? new Float64Array(D) : context; // an ablated head's sum is dropped
       weights.forEach((w, j) => {
-        for (let e = h * d; e < (h + 1) * d; e++) context[e] += w * cache.values[j][e];
+        for (let e = h * d; e < (h + 1) * d; e++) sum[e] += w * cache.values[j][e];
       });
       rows.push(weights);
+      if (dots) {
+        const part = (v) => Array.from(v.slice(h * d, (h + 1) * d));
+        hooks.record({
+          head: h,
+          q: part(q),
+          keys: cache.keys.map(part),
+          values: cache.values.map(part),
+          dots,
+          scores,
+          visible: visible.slice(),
+          weights: Array.from(weights),
+          context: part(sum),
+          off: Boolean(off),
+        });
+      }
     }
     return { out: linear(block.out_proj, context), rows }; // out_proj mixes the heads
   }
@@ -396,11 +444,14 @@
     };
   }
 
-  function step(model, state, token) {
+  // options (optional): {ablate: ["layer.head", ...] switched off (0-based), record:
+  // fn(info) called for every layer and head with the numbers of its attention}
+  function step(model, state, token, options) {
     const { d_model: D, max_seq_len, num_heads: H, vocab_size } = model.config;
     const t = state.tokens.length; // this token's position
     if (t >= max_seq_len) throw new Error(`the model has ${max_seq_len} positions`);
     checkToken(model, token, "token");
+    checkOptions(model, options);
     state.tokens.push(token);
     // padding mask of greedy decoding: a <pad> key is hidden from every query
     const visible = state.tokens.map((id) => id !== model.vocab["<pad>"]);
@@ -408,8 +459,17 @@
     for (let i = 0; i < D; i++) {
       z[i] = model.tok_embed.data[token * D + i] + model.pos_embed.data[t * D + i];
     }
+    const ablate = options && options.ablate ? new Set(options.ablate) : null;
+    const record = options && options.record;
     model.blocks.forEach((block, l) => {
-      const { out, rows } = attention(block, state.caches[l], z, visible);
+      const hooks =
+        ablate || record
+          ? {
+              off: (h) => Boolean(ablate && ablate.has(`${l}.${h}`)),
+              record: record && ((info) => record({ layer: l, position: t, ...info })),
+            }
+          : null;
+      const { out, rows } = attention(block, state.caches[l], z, visible, hooks);
       z = layerNorm(block.norm_1, add(z, out)); // AddNorm: layer_norm(x + sublayer(x))
       const hidden = linear(block.ffn_1, z).map((v) => Math.max(v, 0)); // ReLU
       z = layerNorm(block.norm_2, add(z, linear(block.ffn_2, hidden)));
@@ -431,10 +491,10 @@
   // The full forward pass of GPTDecoder on a sequence: logits of every position, and
   // every layer's (H, L, L) attention weights (zero above the diagonal, as in
   // chapter3.gpt.attention_maps).
-  function forward(model, tokens) {
+  function forward(model, tokens, options) {
     checkTokens(checkModel(model), tokens, "tokens");
     const state = newState(model);
-    const logits = tokens.map((id) => step(model, state, id).logits);
+    const logits = tokens.map((id) => step(model, state, id, options).logits);
     const L = tokens.length;
     const maps = state.maps.map((heads) =>
       heads.map((rows) =>
@@ -445,7 +505,7 @@
   }
 
   // --- greedy decoding (chapter3.adder.decoding.greedy_decode, for one prompt) -------
-  function greedyDecode(model, prompt, maxNewTokens = 4) {
+  function greedyDecode(model, prompt, maxNewTokens = 4, options) {
     checkModel(model);
     checkInt(maxNewTokens, "maxNewTokens", 1, MAX_SIZE);
     checkTokens(model, prompt, "prompt", false); // its length: once the padding is off
@@ -465,7 +525,7 @@
     }
     const state = newState(model);
     let out;
-    tokens.forEach((id) => (out = step(model, state, id)));
+    tokens.forEach((id) => (out = step(model, state, id, options)));
     const steps = [];
     for (let k = 0; k < maxNewTokens; k++) {
       const probs = Array.from(out.probs);
@@ -481,7 +541,7 @@
         maps: state.maps.map((heads) => heads.map((rows) => rows.slice())),
       });
       if (token === model.vocab["<EOS>"] || k === maxNewTokens - 1) break;
-      out = step(model, state, token);
+      out = step(model, state, token, options);
     }
     return { prompt, generated: steps.map((s) => s.token), steps };
   }
@@ -564,11 +624,11 @@
   }
 
   // what_is: "15+57=" -> the prompt <BOS>15+57=, decoded greedily; answer without <EOS>
-  function whatIs(model, question) {
+  function whatIs(model, question, options) {
     checkModel(model);
     const padded = parseQuestion(question, model.numDigits);
     const prompt = [model.vocab["<BOS>"], ...[...padded].map((ch) => model.vocab[ch])];
-    const result = greedyDecode(model, prompt, model.numDigits + 2);
+    const result = greedyDecode(model, prompt, model.numDigits + 2, options);
     const skip = new Set(["<BOS>", "<EOS>", "<pad>"].map((t) => model.vocab[t]));
     const answer = result.generated
       .filter((id) => !skip.has(id))
@@ -577,5 +637,14 @@
     return { question: question.replace(STRIP, ""), padded, answer, ...result };
   }
 
-  return { loadModel, step, forward, greedyDecode, parseQuestion, pythonRepr, whatIs };
+  return {
+    loadModel,
+    newState,
+    step,
+    forward,
+    greedyDecode,
+    parseQuestion,
+    pythonRepr,
+    whatIs,
+  };
 });
