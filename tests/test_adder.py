@@ -43,7 +43,6 @@ from chapter3.adder.training import (
     validate,
 )
 from chapter3.gpt import GPTConfig, GPTDecoder
-from chapter3.kv_cache import forward_cached
 from chapter3.seeding import seed_all
 
 # The fast recipe, shrunk: a smaller model on smaller disjoint splits, for two epochs.
@@ -230,10 +229,8 @@ def test_shared_prefixes_are_computed_once_and_decode_like_the_loop(tiny_model):
         cache, shared = prefill_shared_prefixes(tiny_model, prompts, max_len=11)
         assert shared == 4 and cache.length == 4
         # the shared keys and values, then the rest of each prompt: the full pass's last logits
-        rest = forward_cached(
-            tiny_model, prompts[:, 4:], cache, prompts != PAD, last_only=True
-        )
-        assert torch.allclose(rest[:, 0], tiny_model(prompts)[:, -1], atol=1e-5)
+        rest = tiny_model(prompts[:, 4:], prompts != PAD, cache)
+        assert torch.allclose(rest[:, -1], tiny_model(prompts)[:, -1], atol=1e-5)
     batched, loop = (
         evaluate(tiny_model, equations),
         evaluate_one_by_one(tiny_model, equations),

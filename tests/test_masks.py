@@ -124,7 +124,7 @@ def test_check_attn_mask(shape, ok):
 
 
 def test_check_attn_mask_refuses_float_masks():
-    with pytest.raises(TypeError, match="additive float masks"):
+    with pytest.raises(TypeError, match="additive float mask"):
         check_attn_mask(torch.zeros(1, 1, 5, 5), (2, 4, 5, 5))
 
 
