@@ -106,9 +106,9 @@ def check_attention_input(module, x, attn_mask=None, cache=None, layer=0) -> Non
     b, t, _ = x.shape
     past = 0
     if cache is not None:
-        past = check_cache(
-            cache, None, layer, b, t, module.context_length, "context_length"
-        )
+        heads = (b, module.num_heads, module.head_dim)
+        limit = module.context_length
+        past = check_cache(cache, None, layer, heads, t, limit, "context_length")
     else:
         check_seq_len(t, module.context_length)
     if attn_mask is not None:

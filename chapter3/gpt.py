@@ -299,14 +299,10 @@ def check_decoder_input(model, input_tokens, padding_mask=None, cache=None) -> N
     batch_size, seq_len = input_tokens.shape
     past = 0
     if cache is not None:
+        heads = (batch_size, config.num_heads, config.d_model // config.num_heads)
+        limit = config.max_seq_len
         past = check_cache(
-            cache,
-            config.num_layers,
-            0,
-            batch_size,
-            seq_len,
-            config.max_seq_len,
-            "max_seq_len",
+            cache, config.num_layers, 0, heads, seq_len, limit, "max_seq_len"
         )
     if not 1 <= seq_len <= config.max_seq_len:
         raise ValueError(

@@ -39,8 +39,7 @@ class KVCache:
             None if max_len is None else check_positive_int(max_len, "max_len")
         )
         # one (B, H, capacity, d_k) buffer per layer, allocated at the first call
-        self._keys: list[torch.Tensor | None] = [None] * num_layers
-        self._values: list[torch.Tensor | None] = [None] * num_layers
+        self._keys, self._values = [None] * num_layers, [None] * num_layers
         self._lengths = [0] * num_layers  # positions filled, per layer
 
     @property
@@ -59,11 +58,12 @@ class KVCache:
         """Write the new positions' K, V (B, H, T, d_k) after the ones cached in ``layer``;
         return the keys and values of all its positions, (B, H, past + T, d_k)."""
         _check_extend(self, layer, K, V)
+        return self._extend(layer, K, V)
+
+    def _extend(self, layer, K, V):  # extend, unchecked: for a forward that checked
         start, buffer = self._lengths[layer], self._keys[layer]
         end = start + K.size(2)
-        if buffer is None or end > buffer.size(
-            2
-        ):  # the first call, or no room: allocate
+        if buffer is None or end > buffer.size(2):  # first call or no room: allocate
             shape = (K.size(0), K.size(1), max(end, self.max_len or 0), K.size(3))
             new_keys, new_values = K.new_empty(shape), V.new_empty(shape)
             if buffer is not None:  # keep what is cached
@@ -169,13 +169,15 @@ def _check_rows(cache: KVCache, rows) -> None:
 
 
 def check_cache(
-    cache, num_layers=None, layer=0, batch_size=None, new=0, limit=None, what=""
+    cache, num_layers=None, layer=0, heads=None, new=0, limit=None, what=""
 ) -> int:
     """Raise unless ``cache`` is a :class:`KVCache` (with ``num_layers`` layers, if given)
-    whose ``layer`` can take ``new`` more positions of a ``batch_size``-row batch within
-    ``limit`` positions (``what`` names the limit); return the positions ``layer`` holds.
+    whose ``layer`` can take ``new`` more positions within ``limit`` positions (``what``
+    names the limit), of a batch whose keys are ``heads`` = (B, H, d_k); return the positions
+    ``layer`` holds.
 
-    The door check of every ``forward`` that takes a cache.
+    The door check of every ``forward`` that takes a cache: the forward then writes to the
+    cache without checking again (``_extend``).
 
     >>> from chapter3.kv_cache import KVCache, check_cache
     >>> check_cache(KVCache(2), num_layers=2, new=5, limit=11, what="max_seq_len")
@@ -200,11 +202,14 @@ def check_cache(
             f"the cache holds {past} positions; {new} more exceed {what}={limit}"
         )
     buffer = cache._keys[layer]
-    if batch_size is not None and buffer is not None and buffer.size(0) != batch_size:
-        raise ValueError(
-            f"this cache holds a batch of {buffer.size(0)} rows, the input has "
-            f"{batch_size}: use a new KVCache (or select_rows) for another batch"
-        )
+    if heads is not None and buffer is not None:
+        held = (buffer.size(0), buffer.size(1), buffer.size(3))
+        if held != tuple(heads):
+            raise ValueError(
+                f"this cache holds a batch of {held[0]} rows, {held[1]} heads of width "
+                f"{held[2]}; the input has {heads[0]} rows for {heads[1]} heads of width "
+                f"{heads[2]}: use a new KVCache (or select_rows) for another batch"
+            )
     return past
 
 

@@ -154,7 +154,9 @@ class MultiHeadAttention(nn.Module):
         queries = queries.view(shape).transpose(1, 2)  # (B, H, T, d_head)
         values = values.view(shape).transpose(1, 2)  # (B, H, T, d_head)
         if cache is not None:  # append to the keys and values of earlier positions
-            keys, values = cache.extend(layer, keys, values)  # (B, H, past + T, d_head)
+            keys, values = cache._extend(
+                layer, keys, values
+            )  # (B, H, past + T, d_head)
 
         # query i sits at position past + i: it may attend to keys 0 .. past + i
         end = keys.shape[2]  # past + T
