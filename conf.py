@@ -184,7 +184,4 @@ nitpick_ignore = [
     # forward() of the attention modules has no docstring of its own, so autodoc shows the
     # inherited torch.nn.Module.forward docstring, which says :class:`Module` (torch's).
     ("py:class", "Module"),
-    # chapter3/bench.py's module docstring names its entry point :func:`main`, which the
-    # API page does not document (the benchmarks are run with make bench, not imported).
-    ("py:func", "main"),
 ]

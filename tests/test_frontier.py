@@ -227,7 +227,7 @@ def test_cli_evaluate_all(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_bench_quick_writes_every_section(tmp_path):
-    from chapter3.bench import main
+    from bench.run import main
 
     assert main(["--quick", "--out", str(tmp_path), "--sections", "attention"]) == 0
     written = json.loads((tmp_path / "bench.json").read_text())

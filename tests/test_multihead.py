@@ -320,7 +320,7 @@ def test_multihead_buffer_follows_to_and_is_saved():
 
 
 def test_bench_smoke(capsys, tmp_path):
-    from chapter3.bench import main
+    from bench.run import main
 
     main(["--quick", "--cpu-only", "--sections", "attention", "--out", str(tmp_path)])
     out = capsys.readouterr().out
