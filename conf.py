@@ -14,9 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-sys.path.insert(
-    0, str(ROOT)
-)  # autodoc and the doctest builder import chapter3 from the checkout
+# autodoc and the doctest builder import chapter3 from the checkout
+sys.path.insert(0, str(ROOT))
 
 from freshness import watched_hash  # noqa: E402
 

@@ -154,9 +154,7 @@ class MultiHeadAttention(nn.Module):
         queries = queries.view(shape).transpose(1, 2)  # (B, H, T, d_head)
         values = values.view(shape).transpose(1, 2)  # (B, H, T, d_head)
         if cache is not None:  # append to the keys and values of earlier positions
-            keys, values = cache._extend(
-                layer, keys, values
-            )  # (B, H, past + T, d_head)
+            keys, values = cache._extend(layer, keys, values)  # (B, H, past+T, d_head)
 
         # query i sits at position past + i: it may attend to keys 0 .. past + i
         end = keys.shape[2]  # past + T
@@ -210,17 +208,19 @@ class FusedMultiHeadAttention(nn.Module):
 
         dropout_p = self.dropout if self.training else 0.0
         if attn_mask is None:
+            # (B, H, T, d_head)
             context_vec = F.scaled_dot_product_attention(
                 queries, keys, values, dropout_p=dropout_p, is_causal=True
-            )  # (B, H, T, d_head)
+            )
         else:
             future = torch.ones(
                 num_tokens, num_tokens, dtype=torch.bool, device=x.device
             ).tril()
             # SDPA's boolean attn_mask: True = attend, as ours (no inversion needed)
+            # (B, H, T, d_head); rows with no visible key come out as zeros
             context_vec = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=attn_mask & future, dropout_p=dropout_p
-            )  # (B, H, T, d_head); rows with no visible key come out as zeros
+            )
         context_vec = context_vec.transpose(1, 2).reshape(b, num_tokens, self.d_out)
         return self.out_proj(context_vec)  # (B, T, d_out)
 

@@ -256,9 +256,8 @@ def test_left_padded_prompts_decode_like_unpadded_ones(model, use_cache):
     for extra in (0, 2):
         padded = left_pad(rows, extra)
         out = greedy_decode(model, padded, use_cache=use_cache)
-        assert torch.equal(
-            out[:, : padded.size(1)], padded
-        )  # the prompt, padding included
+        # the prompt, padding included
+        assert torch.equal(out[:, : padded.size(1)], padded)
         for i, answer in enumerate(alone):
             new = out[i, padded.size(1) :]
             assert torch.equal(new[: answer.numel()], answer), (i, extra)
@@ -283,9 +282,8 @@ def test_a_left_padded_prompt_gets_the_same_logits_as_the_unpadded_one(model):
 
 def test_prefix_sharing_with_any_token_ids(model):
     g = torch.Generator().manual_seed(3)
-    stems = torch.randint(
-        0, 18, (3, 4), generator=g
-    )  # any ids, <pad> and <EOS> included
+    # any ids, <pad> and <EOS> included
+    stems = torch.randint(0, 18, (3, 4), generator=g)
     prompts = torch.cat(
         [stems.repeat(4, 1), torch.randint(0, 18, (12, 3), generator=g)], dim=1
     )

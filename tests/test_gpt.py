@@ -92,9 +92,8 @@ def test_attention_weights_of_every_layer_are_returned_and_stored():
     assert logits.shape == (2, 7, 18)
     assert len(maps) == 2 and all(m.shape == (2, 2, 7, 7) for m in maps)
     assert torch.allclose(maps[0].sum(-1), torch.ones(2, 2, 7))
-    assert torch.equal(
-        maps[0].triu(1), torch.zeros_like(maps[0])
-    )  # nothing above the diagonal
+    # nothing above the diagonal
+    assert torch.equal(maps[0].triu(1), torch.zeros_like(maps[0]))
     dropout = model.decoder_blocks[0].masked_self_attention.dropout
     assert not dropout._forward_hooks  # the hooks are removed again
 
