@@ -623,7 +623,7 @@ CASES = {
         ValueError,
         r"padding_mask must have the shape \(B, past \+ L\)",
     ),
-    "kv mha float cache": (
+    "kv mha not a cache": (
         lambda: MHA(x3(2, 3, 3), cache="cache"),
         TypeError,
         "cache must be a KVCache, got str",
