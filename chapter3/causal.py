@@ -28,27 +28,27 @@ __all__ = ["CausalAttention", "check_attention_input"]
 class CausalAttention(nn.Module):
     """Single-head causal self-attention on a batch ``x``: (B, T, d_in) → (B, T, d_out).
 
-        Query *i* sees keys 0 to *i* only. The buffer ``mask`` holds, as in the chapter, the
-        strict upper triangle of a (context_length, context_length) matrix of ones: 1 marks a
-        future key, to hide. It is a buffer, not a parameter: it is not trained, but it follows
-        ``.to(device)`` and is saved in ``state_dict``.
+    Query *i* sees keys 0 to *i* only. The buffer ``mask`` holds, as in the chapter, the
+    strict upper triangle of a (context_length, context_length) matrix of ones: 1 marks a
+    future key, to hide. It is a buffer, not a parameter: it is not trained, but it follows
+    ``.to(device)`` and is saved in ``state_dict``.
 
-        ``forward(x, attn_mask=None)`` also takes an extra boolean mask that broadcasts to the
-        (B, T, T) scores, True = may attend (for example a padding mask ``pad[:, None, :]``). A
-        query whose keys are all hidden gets all-zero weights, never NaN (see
-        :func:`chapter3.masks.masked_softmax`). ``x`` must be floating point with the dtype of
-        the weights, and finite: a NaN or inf is refused (0 · NaN is NaN, so one NaN value would
+    ``forward(x, attn_mask=None)`` also takes an extra boolean mask that broadcasts to the
+    (B, T, T) scores, True = may attend (for example a padding mask ``pad[:, None, :]``). A
+    query whose keys are all hidden gets all-zero weights, never NaN (see
+    :func:`chapter3.masks.masked_softmax`). ``x`` must be floating point with the dtype of
+    the weights, and finite: a NaN or inf is refused (0 · NaN is NaN, so one NaN value would
     poison even the rows whose weight on it is 0).
 
-        Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``), so
-        ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
+    Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``), so
+    ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
 
-        >>> import torch
-        >>> from chapter3.causal import CausalAttention
-        >>> _ = torch.manual_seed(123)
-        >>> ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.0)
-        >>> ca(torch.rand(2, 6, 3)).shape
-        torch.Size([2, 6, 2])
+    >>> import torch
+    >>> from chapter3.causal import CausalAttention
+    >>> _ = torch.manual_seed(123)
+    >>> ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.0)
+    >>> ca(torch.rand(2, 6, 3)).shape
+    torch.Size([2, 6, 2])
     """
 
     def __init__(self, d_in, d_out, context_length, dropout, qkv_bias=False):
