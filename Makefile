@@ -90,7 +90,7 @@ reader: $(STAMP)
 # The full run records its results in docs/_data/ (commit them: the book's pages read them);
 # QUICK=1 runs every section at small sizes and writes to $(BUILD)/bench-quick/ instead.
 bench: $(STAMP)
-	$(PY) -m chapter3.bench $(if $(QUICK),--quick)
+	$(PY) -m bench $(if $(QUICK),--quick)
 
 # The reference models (chapter3/adder/reference/) are committed; only this target rewrites
 # them: it retrains each one here and prints what changed (steps, sums right, weights).

@@ -14,9 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-sys.path.insert(
-    0, str(ROOT)
-)  # autodoc and the doctest builder import chapter3 from the checkout
+# autodoc and the doctest builder import chapter3 from the checkout
+sys.path.insert(0, str(ROOT))
 
 from freshness import watched_hash  # noqa: E402
 
@@ -185,7 +184,4 @@ nitpick_ignore = [
     # forward() of the attention modules has no docstring of its own, so autodoc shows the
     # inherited torch.nn.Module.forward docstring, which says :class:`Module` (torch's).
     ("py:class", "Module"),
-    # chapter3/bench.py's module docstring names its entry point :func:`main`, which the
-    # API page does not document (the benchmarks are run with make bench, not imported).
-    ("py:func", "main"),
 ]

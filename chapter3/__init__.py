@@ -15,8 +15,8 @@ Around the chapter: :mod:`chapter3.words` (words to queries, keys and values),
 The GPT decoder that learns to add: :mod:`chapter3.gpt` (the decoder, built from
 :mod:`chapter3.multihead`), :mod:`chapter3.kv_cache` (incremental decoding) and the
 subpackage :mod:`chapter3.adder` (vocabulary, data, training, decoding, checkpoints, carry
-classes, and the command line ``python -m chapter3.adder``). :mod:`chapter3.bench` holds the
-longer measurements of ``make bench``.
+classes, and the command line ``python -m chapter3.adder``). The longer measurements of
+``make bench`` are a tool of the repository (``bench/``), not a part of this package.
 """
 
 __version__ = "0.1.0"

@@ -155,6 +155,76 @@ def check_bool(value, name: str) -> bool:
     return value
 
 
+def check_finite(x: torch.Tensor, name: str = "x", why: str = "") -> torch.Tensor:
+    """Raise unless every value of the floating-point tensor ``x`` is finite (no NaN, no inf).
+
+    >>> import torch
+    >>> from chapter3._checks import check_finite
+    >>> check_finite(torch.tensor([1.0, float("inf")]), "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: x holds 1 NaN or infinite value (of 2)
+    """
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        values = "value" if bad == 1 else "values"
+        reason = f"; {why}" if why else ""
+        raise ValueError(
+            f"{name} holds {bad} NaN or infinite {values} (of {x.numel()}){reason}"
+        )
+    return x
+
+
+def check_device(device) -> torch.device:
+    """Return ``device`` as a :class:`torch.device` if this machine has it.
+
+    ``None`` is the CPU. ``"cuda"`` on a machine without a usable GPU is refused with a
+    ``ValueError`` (torch would raise an ``AssertionError`` later, at the first tensor).
+
+    >>> from chapter3._checks import check_device
+    >>> check_device("cpu")
+    device(type='cpu')
+    >>> check_device("gpu")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: device must name a torch device such as 'cpu' or 'cuda', got 'gpu' ...
+    """
+    if device is None:
+        return torch.device("cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"device must be a str or torch.device such as 'cpu', got "
+            f"{type(device).__name__} {device!r}"
+        )
+    try:
+        device = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(
+            f"device must name a torch device such as 'cpu' or 'cuda', got {device!r} "
+            f"({error})"
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"device {str(device)!r} asks for a GPU, but this machine has no usable "
+                "CUDA device (torch.cuda.is_available() is False): use 'cpu'"
+            )
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"device {str(device)!r} does not exist: this machine has {count} CUDA "
+                f"device(s), cuda:0..cuda:{count - 1}"
+            )
+    elif device.type not in ("cpu", "meta"):
+        available = getattr(torch, device.type, None)
+        if available is None or not available.is_available():
+            raise ValueError(
+                f"device {str(device)!r} is not available on this machine: use 'cpu'"
+            )
+    return device
+
+
 def check_projection_args(d_in, d_out, qkv_bias=False) -> tuple[int, int]:
     """Check the sizes of a Q/K/V projection and its ``qkv_bias`` flag; return (d_in, d_out)."""
     check_bool(qkv_bias, "qkv_bias")
@@ -219,41 +289,6 @@ def check_seq_len(num_tokens: int, context_length: int) -> None:
         )
 
 
-def check_batch_input(x, d_in: int, context_length: int, dtype=None) -> torch.Tensor:
-    """Raise unless ``x`` is a (B, T, d_in) tensor with T <= ``context_length``; return ``x``.
-
-    >>> import torch
-    >>> from chapter3._checks import check_batch_input
-    >>> check_batch_input(torch.zeros(2, 6, 3), d_in=3, context_length=6).shape
-    torch.Size([2, 6, 3])
-    >>> check_batch_input(torch.zeros(6, 3), d_in=3, context_length=6)
-    Traceback (most recent call last):
-    ...
-    ValueError: x must be a 3-D tensor (B, T, d_in), got shape (6, 3)
-    """
-    check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)", dtype=dtype)
-    check_last_dim(x, d_in)
-    check_seq_len(x.shape[1], context_length)
-    return x
-
-
-def check_attention_input(module, x, attn_mask=None) -> None:
-    """The input checks of every attention class's ``forward``, in one call.
-
-    ``x`` must be (B, T, d_in) with T <= the module's ``context_length``; ``attn_mask``, when
-    given, must be boolean (True = may attend) and broadcast to the module's scores: (B, T, T)
-    for a single head, (B, H, T, T) for a module with ``num_heads``. ``x`` must be floating
-    point with the dtype of the module's weights. Non-finite values in ``x`` are not checked:
-    NaN and inf propagate to the output, as in torch.
-    """
-    check_batch_input(x, module.d_in, module.context_length, module_dtype(module))
-    if attn_mask is not None:
-        b, t, _ = x.shape
-        heads = getattr(module, "num_heads", None)
-        scores = (b, t, t) if heads is None else (b, heads, t, t)
-        check_attn_mask(attn_mask, scores)
-
-
 def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor:
     """Raise unless ``mask`` is boolean and broadcasts to attention scores of ``scores_shape``.
 
@@ -272,16 +307,7 @@ def check_attn_mask(mask, scores_shape, name: str = "attn_mask") -> torch.Tensor
     ValueError: attn_mask of shape (2, 5) cannot broadcast to the attention scores (B, H, T, T) ...
     """
     scores_shape = tuple(scores_shape)
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(
-            f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}"
-        )
-    if mask.dtype != torch.bool:
-        raise TypeError(
-            f"{name} must be a boolean (torch.bool) tensor, True = may attend; got dtype "
-            f"{mask.dtype}; "
-            "additive float masks are not accepted"
-        )
+    check_bool_mask(mask, name)
     names = "(B, H, T, T)" if len(scores_shape) == 4 else "(B, T, T)"
     hint = (
         "a (B, L) padding mask becomes mask[:, None, None, :]"
@@ -330,49 +356,6 @@ def check_decoder_config(config):
             f"({config.num_heads}): each head gets d_model // num_heads features"
         )
     return config
-
-
-def check_decoder_input(config, input_tokens, padding_mask=None) -> None:
-    """Raise unless ``input_tokens`` is a (B, L) batch of ids the decoder can read.
-
-    L must be 1..max_seq_len, ids 0..vocab_size - 1; ``padding_mask``, when given, must be a
-    boolean (B, L) tensor (True = real token).
-    """
-    if not isinstance(input_tokens, torch.Tensor):
-        raise TypeError(
-            "input_tokens must be a torch.Tensor of token ids, "
-            f"got {type(input_tokens).__name__}"
-        )
-    if input_tokens.dtype not in (torch.int64, torch.int32):
-        raise TypeError(
-            "input_tokens must hold integer token ids (torch.long), "
-            f"got {input_tokens.dtype}"
-        )
-    if input_tokens.dim() != 2:
-        raise ValueError(
-            "input_tokens must be a 2-D (B, L) batch of ids, got shape "
-            f"{tuple(input_tokens.shape)}"
-        )
-    seq_len = input_tokens.shape[1]
-    if not 1 <= seq_len <= config.max_seq_len:
-        raise ValueError(
-            f"sequence length {seq_len} is outside 1..max_seq_len={config.max_seq_len} "
-            "(the learned positional embedding has max_seq_len rows)"
-        )
-    if input_tokens.numel() and (
-        int(input_tokens.min()) < 0 or int(input_tokens.max()) >= config.vocab_size
-    ):
-        raise ValueError(
-            f"token ids must lie in 0..{config.vocab_size - 1}, got values in "
-            f"{int(input_tokens.min())}..{int(input_tokens.max())}"
-        )
-    if padding_mask is not None:
-        check_bool_mask(padding_mask, "padding_mask")
-        if padding_mask.shape != input_tokens.shape:
-            raise ValueError(
-                f"padding_mask must have the shape of input_tokens "
-                f"{tuple(input_tokens.shape)} (B, L), got {tuple(padding_mask.shape)}"
-            )
 
 
 def check_bool_mask(mask, name: str, ndim: int | None = None, shape_hint: str = ""):

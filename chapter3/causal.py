@@ -9,7 +9,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chapter3._checks import check_attention_args, check_attention_input
+from chapter3._checks import (
+    check_attention_args,
+    check_attn_mask,
+    check_finite,
+    check_last_dim,
+    check_seq_len,
+    check_tensor,
+    module_dtype,
+)
+from chapter3.kv_cache import check_cache
 from chapter3.masks import masked_softmax
 
 # check_attention_input is listed too: the 3.5 page points at it as forward's first line.
@@ -28,7 +37,8 @@ class CausalAttention(nn.Module):
     (B, T, T) scores, True = may attend (for example a padding mask ``pad[:, None, :]``). A
     query whose keys are all hidden gets all-zero weights, never NaN (see
     :func:`chapter3.masks.masked_softmax`). ``x`` must be floating point with the dtype of
-    the weights; NaN or inf in ``x`` are not checked and propagate, as in torch.
+    the weights, and finite: a NaN or inf is refused (0 · NaN is NaN, so one NaN value would
+    poison even the rows whose weight on it is 0).
 
     Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``), so
     ``torch.manual_seed(123)`` before construction gives the chapter's numbers.
@@ -61,9 +71,7 @@ class CausalAttention(nn.Module):
         values = self.W_value(x)  # (B, T, d_out)
 
         attn_scores = queries @ keys.transpose(1, 2)  # (B, T, T)
-        attend = ~self.mask.bool()[
-            :num_tokens, :num_tokens
-        ]  # (T, T), True = may attend
+        attend = ~self.mask.bool()[:num_tokens, :num_tokens]  # True = may attend
         if attn_mask is not None:
             attend = attend & attn_mask  # (B, T, T)
         attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
@@ -71,3 +79,39 @@ class CausalAttention(nn.Module):
 
         context_vec = attn_weights @ values  # (B, T, d_out)
         return context_vec
+
+
+def check_attention_input(module, x, attn_mask=None, cache=None, layer=0) -> None:
+    """The input checks of every attention class's ``forward``, in one call.
+
+    ``x`` must be (B, T, d_in), floating point with the dtype of the module's weights, and
+    finite (NaN or inf are refused: a NaN value at a hidden key would still reach every row
+    as 0 · NaN = NaN); T, plus the positions a ``cache`` holds, must fit the module's
+    ``context_length``. ``attn_mask``, when given, must be boolean (True = may attend) and
+    broadcast to the module's scores: (B, T, T) for a single head, (B, H, T, past + T) for a
+    module with ``num_heads``. ``cache``, when given, is a
+    :class:`~chapter3.kv_cache.KVCache` and ``layer`` one of its layers.
+
+    >>> import torch
+    >>> from chapter3.causal import CausalAttention, check_attention_input
+    >>> ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.0)
+    >>> check_attention_input(ca, torch.tensor([[[0.0, float("nan"), 1.0]]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: x holds 1 NaN or infinite value (of 3); attention needs finite inputs
+    """
+    check_tensor(x, "x", ndim=3, shape_hint="(B, T, d_in)", dtype=module_dtype(module))
+    check_last_dim(x, module.d_in)
+    check_finite(x, "x", "attention needs finite inputs")
+    b, t, _ = x.shape
+    past = 0
+    if cache is not None:
+        heads = (b, module.num_heads, module.head_dim)
+        limit = module.context_length
+        past = check_cache(cache, None, layer, heads, t, limit, "context_length")
+    else:
+        check_seq_len(t, module.context_length)
+    if attn_mask is not None:
+        heads = getattr(module, "num_heads", None)
+        scores = (b, t, past + t) if heads is None else (b, heads, t, past + t)
+        check_attn_mask(attn_mask, scores)

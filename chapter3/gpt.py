@@ -12,8 +12,15 @@ The pieces, in the order the book introduces them:
 The notebook's attention has a bias-free output projection; the chapter's ``out_proj`` has a
 bias. With the defaults of :class:`GPTConfig` the decoder therefore has 270,482 parameters:
 the notebook's 270,226 plus one 128-wide bias per layer. Masks follow :mod:`chapter3.masks`:
-``True`` means *may attend*. Incremental decoding with a KV cache is in
-:mod:`chapter3.kv_cache`; :func:`attention_maps` reads every layer's weights with hooks.
+``True`` means *may attend*. Incremental decoding passes a
+:class:`~chapter3.kv_cache.KVCache` to the same ``forward``; :func:`attention_maps` reads every
+layer's weights with hooks.
+
+Inputs are checked once, at the door: :meth:`GPTDecoder.forward` checks the token ids (and
+the cache), then runs its blocks, whose sublayers it calls through their unchecked
+``_forward``. :class:`AddNorm`, :class:`PositionwiseFeedForward` and
+:class:`~chapter3.multihead.MultiHeadAttention` used on their own check their input in
+``forward``.
 """
 
 from __future__ import annotations
@@ -24,14 +31,15 @@ import torch
 from torch import nn
 
 from chapter3._checks import (
+    check_bool_mask,
     check_decoder_config,
-    check_decoder_input,
     check_decoder_model,
     check_dropout,
     check_features,
     check_positive_int,
     check_sizes,
 )
+from chapter3.kv_cache import check_cache
 from chapter3.multihead import MultiHeadAttention
 
 
@@ -63,6 +71,13 @@ class GPTConfig:
         return asdict(self)
 
 
+def check_is_config(config) -> GPTConfig:
+    """Raise unless ``config`` is a :class:`GPTConfig` (whose sizes it checked when made)."""
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+    return config
+
+
 class AddNorm(nn.Module):
     """The notebook's residual connection: ``layer_norm(x + sublayer(dropout(x)))``.
 
@@ -77,6 +92,10 @@ class AddNorm(nn.Module):
         self.layer_norm = nn.LayerNorm(check_positive_int(d_model, "d_model"))
 
     def forward(self, x, sublayer):
+        check_features(x, self.layer_norm.normalized_shape[0], what="d_model")
+        return self._forward(x, sublayer)
+
+    def _forward(self, x, sublayer):
         return self.layer_norm(x + sublayer(self.dropout(x)))  # (B, L, D)
 
 
@@ -95,6 +114,9 @@ class PositionwiseFeedForward(nn.Module):
 
     def forward(self, x):
         check_features(x, self.ffn[0].in_features, what="d_model")
+        return self._forward(x)
+
+    def _forward(self, x):
         return self.ffn(x)  # (B, L, D) → (B, L, d_ff) → (B, L, D)
 
 
@@ -103,12 +125,16 @@ class GPTDecoderBlock(nn.Module):
 
     The attention is the chapter's :class:`~chapter3.multihead.MultiHeadAttention` with
     ``d_in = d_out = d_model``; its causal mask is built in. There is no cross-attention: a
-    decoder-only model has no encoder to attend to.
+    decoder-only model has no encoder to attend to. With a ``cache``, the attention appends
+    the new positions' keys and values to the cache's layer ``layer``.
+
+    The block is a part of :class:`GPTDecoder`, which checks the input at its door: its
+    sublayers run their unchecked ``_forward``.
     """
 
     def __init__(self, config):
         super().__init__()
-        d = check_decoder_config(config).d_model
+        d = check_is_config(config).d_model  # GPTConfig checked the sizes already
         self.masked_self_attention = MultiHeadAttention(
             d, d, config.max_seq_len, config.attn_dropout, config.num_heads
         )
@@ -116,18 +142,24 @@ class GPTDecoderBlock(nn.Module):
         self.add_norm_1 = AddNorm(d, config.dropout)
         self.add_norm_2 = AddNorm(d, config.dropout)
 
-    def forward(self, z, attn_mask=None):
-        z = self.add_norm_1(z, lambda z: self.masked_self_attention(z, attn_mask))
-        return self.add_norm_2(z, self.feed_forward)  # (B, L, D)
+    def forward(self, z, attn_mask=None, cache=None, layer=0):
+        def attention(z):
+            return self.masked_self_attention._forward(z, attn_mask, cache, layer)
+
+        z = self.add_norm_1._forward(z, attention)
+        return self.add_norm_2._forward(z, self.feed_forward._forward)  # (B, L, D)
 
 
 class GPTDecoder(nn.Module):
     """Token embedding + learned positions → decoder blocks → LayerNorm → linear head.
 
-    ``forward(input_tokens, padding_mask=None)`` maps (B, L) token ids to (B, L, V) logits.
-    ``padding_mask`` is (B, L), True at real tokens: padded *keys* are hidden from every
-    query. The causal mask needs no argument: it is inside every attention module. A query
-    that may see no key at all (a row of padding at its start) gets zero attention weights
+    ``forward(input_tokens, padding_mask=None, cache=None)`` maps (B, L) token ids to
+    (B, L, V) logits. ``padding_mask`` is (B, L), True at real tokens: padded *keys* are hidden
+    from every query. With a :class:`~chapter3.kv_cache.KVCache` holding ``past`` positions,
+    ``input_tokens`` are the *next* L tokens (at positions past .. past + L - 1), only they
+    are computed, and ``padding_mask`` covers the whole sequence so far, (B, past + L). The
+    causal mask needs no argument: it is inside every attention module. A query that may see
+    no key at all (a row of padding at its start) gets zero attention weights
     through the chapter's :func:`~chapter3.masks.masked_softmax`, never NaN. Positions are
     absolute: left padding moves the real tokens to later positions, so
     :func:`chapter3.adder.decoding.greedy_decode` strips it before decoding. NaN weights
@@ -141,6 +173,17 @@ class GPTDecoder(nn.Module):
     270482
     >>> model(torch.zeros(2, 10, dtype=torch.long)).shape
     torch.Size([2, 10, 18])
+
+    With a cache, one token at a time gives the logits of the whole pass:
+
+    >>> from chapter3.kv_cache import KVCache
+    >>> x = torch.tensor([[15, 1, 5, 10, 5, 7, 13]])
+    >>> _ = model.eval()
+    >>> cache = KVCache(num_layers=2)
+    >>> first = model(x[:, :6], cache=cache)
+    >>> last = model(x[:, 6:], cache=cache)
+    >>> torch.allclose(last[:, -1], model(x)[:, -1], atol=1e-5), cache.length
+    (True, 7)
     """
 
     def __init__(self, config=None):
@@ -160,14 +203,16 @@ class GPTDecoder(nn.Module):
             if p.dim() > 1:  # (pos_embed is (1, L, D): its zeros are replaced too)
                 nn.init.xavier_uniform_(p)
 
-    def forward(self, input_tokens, padding_mask=None):
-        check_decoder_input(self.config, input_tokens, padding_mask)
-        seq_len = input_tokens.shape[1]
-        z = self.tok_embed(input_tokens) + self.pos_embed[:, :seq_len]  # (B, L, D)
+    def forward(self, input_tokens, padding_mask=None, cache=None):
+        check_decoder_input(self, input_tokens, padding_mask, cache)
+        past = 0 if cache is None else cache.length  # positions already cached
+        positions = self.pos_embed[:, past : past + input_tokens.shape[1]]
+        z = self.tok_embed(input_tokens) + positions  # (B, L, D)
         z = self.dropout(z)
         attn_mask = None if padding_mask is None else padding_mask[:, None, None, :]
-        for block in self.decoder_blocks:
-            z = block(z, attn_mask)  # (B, L, D); attn_mask is (B, 1, 1, L)
+        for layer, block in enumerate(self.decoder_blocks):
+            # (B, L, D); attn_mask is (B, 1, 1, past + L)
+            z = block(z, attn_mask, cache, layer)
         return self.head(self.layer_norm(z))  # (B, L, V)
 
 
@@ -221,9 +266,67 @@ class LayerNormWithStd(nn.Module):
         self.eps = eps
 
     def forward(self, x):
+        check_features(x, self.gamma.numel(), what="feature_dim")
         mean = x.mean(dim=-1, keepdim=True)
         std = x.std(dim=-1, keepdim=True)  # unbiased: divides by N - 1
         return self.gamma * (x - mean) / (std + self.eps) + self.beta
+
+
+def check_decoder_input(model, input_tokens, padding_mask=None, cache=None) -> None:
+    """The checks of :meth:`GPTDecoder.forward`, at its door (its blocks check nothing).
+
+    ``input_tokens`` must be a (B, L) batch of integer ids in 0..vocab_size - 1, with
+    L >= 1 and, after the positions that ``cache`` holds, at most max_seq_len positions;
+    ``padding_mask``, when given, a boolean (B, past + L) tensor (True = real token); ``cache``
+    a :class:`~chapter3.kv_cache.KVCache` with one layer per block.
+    """
+    config = model.config
+    if not isinstance(input_tokens, torch.Tensor):
+        raise TypeError(
+            "input_tokens must be a torch.Tensor of token ids, "
+            f"got {type(input_tokens).__name__}"
+        )
+    if input_tokens.dtype not in (torch.int64, torch.int32):
+        raise TypeError(
+            "input_tokens must hold integer token ids (torch.long), "
+            f"got {input_tokens.dtype}"
+        )
+    if input_tokens.dim() != 2:
+        raise ValueError(
+            "input_tokens must be a 2-D (B, L) batch of ids, got shape "
+            f"{tuple(input_tokens.shape)}"
+        )
+    batch_size, seq_len = input_tokens.shape
+    past = 0
+    if cache is not None:
+        heads = (batch_size, config.num_heads, config.d_model // config.num_heads)
+        limit = config.max_seq_len
+        past = check_cache(
+            cache, config.num_layers, 0, heads, seq_len, limit, "max_seq_len"
+        )
+    if not 1 <= seq_len <= config.max_seq_len:
+        raise ValueError(
+            f"sequence length {seq_len} is outside 1..max_seq_len={config.max_seq_len} "
+            "(the learned positional embedding has max_seq_len rows)"
+        )
+    if input_tokens.numel() and (
+        int(input_tokens.min()) < 0 or int(input_tokens.max()) >= config.vocab_size
+    ):
+        raise ValueError(
+            f"token ids must lie in 0..{config.vocab_size - 1}, got values in "
+            f"{int(input_tokens.min())}..{int(input_tokens.max())}"
+        )
+    if padding_mask is not None:
+        check_bool_mask(padding_mask, "padding_mask")
+        expected = (batch_size, past + seq_len)
+        if tuple(padding_mask.shape) != expected:
+            what = (
+                "(B, L)" if cache is None else "(B, past + L) with the cached positions"
+            )
+            raise ValueError(
+                f"padding_mask must have the shape {what} = {expected}, got "
+                f"{tuple(padding_mask.shape)}"
+            )
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -247,4 +350,5 @@ __all__ = [
     "attention_maps",
     "LayerNormWithStd",
     "count_parameters",
+    "check_decoder_input",
 ]

@@ -1,25 +1,18 @@
-"""Incremental decoding with a KV cache, for the decoder of :mod:`chapter3.gpt`.
+"""The key/value cache for incremental decoding with the decoder of :mod:`chapter3.gpt`.
 
 At inference a decoder appends one token at a time. The keys and values of earlier
 positions never change (the causal mask keeps them from seeing later tokens), so
-:class:`KVCache` keeps them, and :func:`forward_cached` computes only the new positions with
-the *same* weights as :class:`chapter3.gpt.GPTDecoder` (its attention modules, AddNorms,
-feed-forward networks and head). Greedy decoding (:mod:`chapter3.adder.decoding`) uses it.
+:class:`KVCache` keeps them, and ``model(new_tokens, padding_mask, cache=cache)`` computes only
+the new positions: the *same* forward pass as without a cache (:class:`chapter3.gpt.GPTDecoder`
+and :class:`chapter3.multihead.MultiHeadAttention` take the cache as an argument). Greedy
+decoding (:mod:`chapter3.adder.decoding`) uses it.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 
-from chapter3._checks import (
-    check_bool_mask,
-    check_decoder_input,
-    check_decoder_model,
-    check_positive_int,
-)
-from chapter3.masks import masked_softmax
+from chapter3._checks import check_int, check_positive_int
 
 
 class KVCache:
@@ -28,7 +21,8 @@ class KVCache:
     At inference a decoder appends one token at a time. The keys and values of the earlier
     positions do not change (the causal mask keeps them from seeing later tokens), so they can
     be kept instead of recomputed: each step then processes only the new token. Pass the same
-    cache to successive :func:`forward_cached` calls; ``length`` counts the positions it holds.
+    cache to successive ``model(tokens, padding_mask, cache=cache)`` calls; ``length`` counts
+    the positions it holds.
 
     With ``max_len`` (the longest sequence the caller will decode) each layer's buffer is
     allocated once, at the first call, and every step writes its new positions in place.
@@ -40,33 +34,37 @@ class KVCache:
     """
 
     def __init__(self, num_layers: int, max_len: int | None = None) -> None:
-        num_layers = check_positive_int(num_layers, "num_layers")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
         self.max_len = (
             None if max_len is None else check_positive_int(max_len, "max_len")
         )
         # one (B, H, capacity, d_k) buffer per layer, allocated at the first call
-        self._keys: list[torch.Tensor | None] = [None] * num_layers
-        self._values: list[torch.Tensor | None] = [None] * num_layers
-        self.length = 0
+        self._keys, self._values = [None] * num_layers, [None] * num_layers
+        self._lengths = [0] * num_layers  # positions filled, per layer
 
     @property
-    def keys(self) -> list[torch.Tensor | None]:
-        return [None if k is None else k[:, :, : self.length] for k in self._keys]
+    def length(self) -> int:  # after a whole forward pass, every layer holds as many
+        return self._lengths[0]
+
+    @property
+    def keys(self) -> list[torch.Tensor | None]:  # each (B, H, length, d_k)
+        return [_filled(K, n) for K, n in zip(self._keys, self._lengths, strict=True)]
 
     @property
     def values(self) -> list[torch.Tensor | None]:
-        return [None if v is None else v[:, :, : self.length] for v in self._values]
+        return [_filled(V, n) for V, n in zip(self._values, self._lengths, strict=True)]
 
     def extend(self, layer: int, K: torch.Tensor, V: torch.Tensor):
-        """Write the new positions' K, V (B, H, T, d_k) after the ``length`` cached ones of
-        ``layer``; return the keys and values of all positions, (B, H, length + T, d_k)."""
-        _check_extend(self, layer, K)
-        start, end = self.length, self.length + K.size(2)
-        buffer = self._keys[layer]
-        # the first call, or no room left: (re)allocate
-        if buffer is None or end > buffer.size(2):
-            capacity = max(end, self.max_len or 0)
-            shape = (K.size(0), K.size(1), capacity, K.size(3))
+        """Write the new positions' K, V (B, H, T, d_k) after the ones cached in ``layer``;
+        return the keys and values of all its positions, (B, H, past + T, d_k)."""
+        _check_extend(self, layer, K, V)
+        return self._extend(layer, K, V)
+
+    def _extend(self, layer, K, V):  # extend, unchecked: for a forward that checked
+        start, buffer = self._lengths[layer], self._keys[layer]
+        end = start + K.size(2)
+        if buffer is None or end > buffer.size(2):  # first call or no room: allocate
+            shape = (K.size(0), K.size(1), max(end, self.max_len or 0), K.size(3))
             new_keys, new_values = K.new_empty(shape), V.new_empty(shape)
             if buffer is not None:  # keep what is cached
                 new_keys[:, :, :start] = buffer[:, :, :start]
@@ -74,6 +72,7 @@ class KVCache:
             self._keys[layer], self._values[layer] = new_keys, new_values
         self._keys[layer][:, :, start:end] = K  # in place: nothing cached is copied
         self._values[layer][:, :, start:end] = V
+        self._lengths[layer] = end
         return self._keys[layer][:, :, :end], self._values[layer][:, :, :end]
 
     def select_rows(self, rows: torch.Tensor) -> KVCache:
@@ -83,29 +82,42 @@ class KVCache:
         and then handed to every sequence that starts with them. The new buffers keep this
         cache's capacity, so they have room for the positions still to come.
         """
-        if not isinstance(rows, torch.Tensor) or rows.dim() != 1:
-            raise TypeError("rows must be a 1-D tensor of row indices (B_new,)")
-        selected = KVCache(len(self._keys), self.max_len)
+        _check_rows(self, rows)
+        selected = KVCache(self.num_layers, self.max_len)
         # (B, H, capacity, d_k) → (B_new, H, capacity, d_k): one gather per buffer
-        selected._keys = [
-            None if K is None else K.index_select(0, rows) for K in self._keys
-        ]
-        selected._values = [
-            None if V is None else V.index_select(0, rows) for V in self._values
-        ]
-        selected.length = self.length
+        selected._keys = [_gather(K, rows) for K in self._keys]
+        selected._values = [_gather(V, rows) for V in self._values]
+        selected._lengths = list(self._lengths)
         return selected
 
 
-def _check_extend(cache, layer, K) -> None:
-    """Raise unless ``layer`` exists and ``K`` fits the buffers that ``cache`` holds."""
-    if not 0 <= layer < len(cache._keys):
+def _filled(buffer: torch.Tensor | None, length: int) -> torch.Tensor | None:
+    return None if buffer is None else buffer[:, :, :length]
+
+
+def _gather(buffer: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+    return None if buffer is None else buffer.index_select(0, rows.to(buffer.device))
+
+
+def _check_extend(cache: KVCache, layer, K, V) -> None:
+    """Raise unless ``layer`` exists and ``K``, ``V`` are (B, H, T, d_k) tensors that fit
+    the buffers ``cache`` holds."""
+    _check_layer(cache, layer)
+    for name, t in (("K", K), ("V", V)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 4:
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(
+                f"{name} must be a 4-D (B, H, T, d_k) tensor of keys or values, got {got}"
+            )
+    if K.shape != V.shape:
         raise ValueError(
-            f"layer must be in 0..{len(cache._keys) - 1} (this cache has "
-            f"{len(cache._keys)} layers), got {layer}"
+            f"K and V must have the same shape (B, H, T, d_k), got {tuple(K.shape)} "
+            f"and {tuple(V.shape)}"
         )
     buffer = cache._keys[layer]
-    if buffer is not None and (K.size(0), K.size(1), K.size(3)) != (
+    if buffer is None:
+        return
+    if (K.size(0), K.size(1), K.size(3)) != (
         buffer.size(0),
         buffer.size(1),
         buffer.size(3),
@@ -116,96 +128,89 @@ def _check_extend(cache, layer, K) -> None:
             f"{K.size(1)} heads of width {K.size(3)}: use a new KVCache (or "
             "select_rows) for another batch"
         )
-
-
-def cached_attention(mha, queries_from, keys_from, cache, layer, attend):
-    """The chapter's multi-head attention ``mha`` for new positions, reusing cached keys.
-
-    ``queries_from`` (B, T_q, D) gives the queries, ``keys_from`` (B, T, D) the keys and
-    values of the T new positions, which are appended to ``cache`` (layer ``layer``);
-    ``attend`` (True = may attend) broadcasts to the scores (B, H, T_q, past + T).
-    """
-    b, t_q, _ = queries_from.shape
-
-    def heads(x):  # (B, T, D) -> (B, H, T, d_head)
-        return x.view(b, x.shape[1], mha.num_heads, mha.head_dim).transpose(1, 2)
-
-    keys, values = cache.extend(
-        layer, heads(mha.W_key(keys_from)), heads(mha.W_value(keys_from))
-    )  # (B, H, past + T, d_head)
-    queries = heads(mha.W_query(queries_from))  # (B, H, T_q, d_head)
-    attn_scores = queries @ keys.transpose(2, 3)  # (B, H, T_q, past + T)
-    attn_weights = masked_softmax(attn_scores / mha.head_dim**0.5, attend)
-    context_vec = (attn_weights @ values).transpose(1, 2).reshape(b, t_q, mha.d_out)
-    return mha.out_proj(context_vec)  # (B, T_q, D)
-
-
-@torch.no_grad()
-def forward_cached(model, new_tokens, cache, key_padding_mask=None, last_only=False):
-    """Logits (B, T, V) for ``new_tokens`` (B, T) that follow the positions in ``cache``.
-
-    The same function as ``model(tokens)`` on the whole sequence, computed for the new
-    positions only (inference: no gradients, dropout off). ``key_padding_mask`` is
-    (B, past + T), True at real tokens of the whole sequence so far. With ``last_only`` the
-    logits are (B, 1, V), for the last position only, which is what greedy decoding needs:
-    each block still caches the keys and values of every new position, but the last block,
-    the final LayerNorm and the head skip the T - 1 others.
-
-    >>> import torch
-    >>> from chapter3.gpt import GPTConfig, GPTDecoder
-    >>> from chapter3.kv_cache import KVCache, forward_cached
-    >>> model = GPTDecoder(GPTConfig()).eval()
-    >>> x = torch.tensor([[15, 1, 5, 10, 5, 7, 13]])
-    >>> cache = KVCache(num_layers=2)
-    >>> first = forward_cached(model, x[:, :6], cache)
-    >>> last = forward_cached(model, x[:, 6:], cache)
-    >>> torch.allclose(last[:, -1], model(x)[:, -1], atol=1e-5), cache.length
-    (True, 7)
-    >>> only = forward_cached(model, x[:, :6], KVCache(num_layers=2), last_only=True)
-    >>> only.shape, torch.allclose(only[:, -1], first[:, -1], atol=1e-5)
-    (torch.Size([1, 1, 18]), True)
-    """
-    check_decoder_model(model)
-    check_decoder_input(model.config, new_tokens)
-    if not isinstance(cache, KVCache) or len(cache._keys) != len(model.decoder_blocks):
+    if (K.dtype, K.device) != (buffer.dtype, buffer.device):
         raise TypeError(
-            f"cache must be a KVCache with num_layers={len(model.decoder_blocks)} (one per "
-            f"decoder block), got {cache!r}"
+            f"this cache holds {buffer.dtype} keys on {buffer.device}; the new keys "
+            f"are {K.dtype} on {K.device}"
         )
-    past, seq_len = cache.length, new_tokens.size(1)
-    total = past + seq_len
-    if total > model.config.max_seq_len:
+
+
+def _check_layer(cache: KVCache, layer) -> int:
+    """Raise unless ``layer`` is an index of ``cache``'s layers; return it as an int."""
+    layer = check_int(layer, "layer")
+    if not 0 <= layer < cache.num_layers:
         raise ValueError(
-            f"the cache holds {past} positions; {seq_len} more exceed "
-            f"max_seq_len={model.config.max_seq_len}"
+            f"layer must be in 0..{cache.num_layers - 1} (this cache has "
+            f"{cache.num_layers} layers), got {layer}"
         )
-    # query i sits at position past + i and may attend to keys 0 .. past + i
-    attend = torch.ones(total, total, dtype=torch.bool, device=new_tokens.device).tril()
-    attend = attend[past:]  # (T, past + T)
-    if key_padding_mask is not None:
-        check_bool_mask(key_padding_mask, "key_padding_mask")
-        if tuple(key_padding_mask.shape) != (new_tokens.size(0), total):
+    return layer
+
+
+def _check_rows(cache: KVCache, rows) -> None:
+    """Raise unless ``rows`` is a 1-D tensor of integer indices of ``cache``'s rows."""
+    if not isinstance(rows, torch.Tensor) or rows.dim() != 1:
+        got = (
+            f"shape {tuple(rows.shape)}"
+            if isinstance(rows, torch.Tensor)
+            else type(rows).__name__
+        )
+        raise TypeError(f"rows must be a 1-D tensor of row indices (B_new,), got {got}")
+    if rows.is_floating_point() or rows.is_complex() or rows.dtype == torch.bool:
+        raise TypeError(f"rows must hold integer row indices, got dtype {rows.dtype}")
+    filled = next((K for K in cache._keys if K is not None), None)
+    if filled is None:  # nothing cached yet: any rows select nothing
+        return
+    batch = filled.size(0)
+    if rows.numel() and (int(rows.min()) < 0 or int(rows.max()) >= batch):
+        raise ValueError(
+            f"rows must lie in 0..{batch - 1} (this cache holds {batch} rows), got "
+            f"values in {int(rows.min())}..{int(rows.max())}"
+        )
+
+
+def check_cache(
+    cache, num_layers=None, layer=0, heads=None, new=0, limit=None, what=""
+) -> int:
+    """Raise unless ``cache`` is a :class:`KVCache` (with ``num_layers`` layers, if given)
+    whose ``layer`` can take ``new`` more positions within ``limit`` positions (``what``
+    names the limit), of a batch whose keys are ``heads`` = (B, H, d_k); return the positions
+    ``layer`` holds.
+
+    The door check of every ``forward`` that takes a cache: the forward then writes to the
+    cache without checking again (``_extend``).
+
+    >>> from chapter3.kv_cache import KVCache, check_cache
+    >>> check_cache(KVCache(2), num_layers=2, new=5, limit=11, what="max_seq_len")
+    0
+    >>> check_cache(KVCache(1), layer=0, new=12, limit=11, what="max_seq_len")
+    Traceback (most recent call last):
+    ...
+    ValueError: the cache holds 0 positions; 12 more exceed max_seq_len=11
+    """
+    if not isinstance(cache, KVCache):
+        wanted = "" if num_layers is None else f" with num_layers={num_layers}"
+        raise TypeError(f"cache must be a KVCache{wanted}, got {type(cache).__name__}")
+    if num_layers is not None and cache.num_layers != num_layers:
+        raise TypeError(
+            f"cache must be a KVCache with num_layers={num_layers} (one per decoder "
+            f"block), got one with num_layers={cache.num_layers}"
+        )
+    layer = _check_layer(cache, layer)
+    past = cache._lengths[layer]
+    if limit is not None and past + new > limit:
+        raise ValueError(
+            f"the cache holds {past} positions; {new} more exceed {what}={limit}"
+        )
+    buffer = cache._keys[layer]
+    if heads is not None and buffer is not None:
+        held = (buffer.size(0), buffer.size(1), buffer.size(3))
+        if held != tuple(heads):
             raise ValueError(
-                f"key_padding_mask must be (B, past + T) = {(new_tokens.size(0), total)}, "
-                f"got {tuple(key_padding_mask.shape)}"
+                f"this cache holds a batch of {held[0]} rows, {held[1]} heads of width "
+                f"{held[2]}; the input has {heads[0]} rows for {heads[1]} heads of width "
+                f"{heads[2]}: use a new KVCache (or select_rows) for another batch"
             )
-        attend = key_padding_mask[:, None, None, :] & attend  # (B, 1, T, past + T)
-    z = model.tok_embed(new_tokens) + model.pos_embed[:, past:total]  # (B, T, D)
-    last_layer = len(model.decoder_blocks) - 1
-    for layer, block in enumerate(model.decoder_blocks):
-        mha = block.masked_self_attention
-        keys_from, mask = z, attend
-        if last_only and layer == last_layer:  # only the last position goes on
-            z, mask = z[:, -1:], attend[..., -1:, :]  # (B, 1, D), (.., 1, past + T)
-        attention = partial(
-            cached_attention,
-            mha,
-            keys_from=keys_from,
-            cache=cache,
-            layer=layer,
-            attend=mask,
-        )  # called by AddNorm on the (dropped-out) queries' stream
-        z = block.add_norm_1(z, attention)
-        z = block.add_norm_2(z, block.feed_forward)  # (B, T or 1, D)
-    cache.length = total
-    return model.head(model.layer_norm(z))  # (B, T, V), or (B, 1, V) with last_only
+    return past
+
+
+__all__ = ["KVCache", "check_cache"]

@@ -22,6 +22,7 @@ import torch
 from chapter3._checks import (
     check_attn_mask,
     check_bool_mask,
+    check_device,
     check_int,
     check_masked_softmax_args,
     check_positive_int,
@@ -42,6 +43,7 @@ def causal_attend_mask(seq_len: int, device=None) -> torch.Tensor:
             [ True,  True,  True]])
     """
     check_positive_int(seq_len, "seq_len")
+    device = None if device is None else check_device(device)
     return torch.ones(
         seq_len, seq_len, dtype=torch.bool, device=device
     ).tril()  # (L, L)

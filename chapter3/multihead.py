@@ -21,7 +21,14 @@ and of :class:`torch.nn.MultiheadAttention`, too.
 
 Inputs: ``x`` is (B, T, d_in) with T <= ``context_length``, floating point with the dtype of the
 module's weights; anything else is refused with a ``ValueError``/``TypeError`` that names the
-argument. NaN or inf in ``x`` are not checked: they propagate to the output, as in torch.
+argument, and so is a NaN or inf in ``x``. The checks run at the door (``forward``);
+:class:`chapter3.gpt.GPTDecoder`, which checks its own input once, calls ``_forward``.
+
+Cache: :class:`MultiHeadAttention` takes ``forward(x, attn_mask, cache, layer)`` with a
+:class:`~chapter3.kv_cache.KVCache`: the new positions' keys and values are appended to layer
+``layer`` of the cache and the queries attend to all of them (incremental decoding).
+The attention step itself (scores, scale, mask, softmax, dropout, weighted sum) is
+:func:`masked_attention`, written once.
 """
 
 from __future__ import annotations
@@ -30,13 +37,33 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chapter3._checks import (
-    check_attention_args,
-    check_attention_input,
-    check_positive_int,
-)
-from chapter3.causal import CausalAttention
+from chapter3._checks import check_attention_args, check_positive_int
+from chapter3.causal import CausalAttention, check_attention_input
 from chapter3.masks import masked_softmax
+
+
+def masked_attention(queries, keys, values, attend, dropout):
+    """One attention step: scores, scale, mask, softmax, dropout, weighted sum.
+
+    ``queries`` (..., T_q, d_head), ``keys`` and ``values`` (..., T_k, d_head); ``attend``
+    (True = may attend) broadcasts to the scores (..., T_q, T_k); ``dropout`` is the module
+    that drops attention weights (its input *is* the weights, which is where
+    :func:`chapter3.gpt.attention_maps` reads them). Returns the context vectors
+    (..., T_q, d_head). A row with no visible key gets zero weights
+    (:func:`~chapter3.masks.masked_softmax`), so its context vector is zero.
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from chapter3.multihead import masked_attention
+    >>> q, k, v = torch.ones(1, 2, 1), torch.ones(1, 2, 1), torch.tensor([[[1.0], [3.0]]])
+    >>> masked_attention(q, k, v, torch.ones(2, 2, dtype=torch.bool).tril(), nn.Identity())
+    tensor([[[1.],
+             [2.]]])
+    """
+    attn_scores = queries @ keys.transpose(-2, -1)  # (..., T_q, T_k)
+    attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
+    attn_weights = dropout(attn_weights)  # (..., T_q, T_k)
+    return attn_weights @ values  # (..., T_q, d_head)
 
 
 class MultiHeadAttentionWrapper(nn.Module):
@@ -65,9 +92,8 @@ class MultiHeadAttentionWrapper(nn.Module):
         )
 
     def forward(self, x, attn_mask=None):
-        return torch.cat(
-            [head(x, attn_mask) for head in self.heads], dim=-1
-        )  # (B, T, H*d_out)
+        # (B, T, H*d_out)
+        return torch.cat([head(x, attn_mask) for head in self.heads], dim=-1)
 
 
 class MultiHeadAttention(nn.Module):
@@ -83,6 +109,10 @@ class MultiHeadAttention(nn.Module):
     Parameters are created in the chapter's order (``W_query``, ``W_key``, ``W_value``,
     ``out_proj``), so ``torch.manual_seed(123)`` before construction gives the chapter's
     numbers. The GPT decoder of this book is built from this class.
+
+    With ``cache`` (a :class:`~chapter3.kv_cache.KVCache`) the new positions' keys and values
+    are appended to the cache's layer ``layer``, and the T new queries attend to every cached
+    position too: ``attn_mask`` then broadcasts to (B, H, T, past + T).
 
     >>> import torch
     >>> from chapter3.multihead import MultiHeadAttention
@@ -108,8 +138,11 @@ class MultiHeadAttention(nn.Module):
             "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)
         )
 
-    def forward(self, x, attn_mask=None):
-        check_attention_input(self, x, attn_mask)
+    def forward(self, x, attn_mask=None, cache=None, layer=0):
+        check_attention_input(self, x, attn_mask, cache, layer)
+        return self._forward(x, attn_mask, cache, layer)
+
+    def _forward(self, x, attn_mask=None, cache=None, layer=0):
         b, num_tokens, d_in = x.shape  # (B, T, d_in)
         keys = self.W_key(x)  # (B, T, d_out)
         queries = self.W_query(x)  # (B, T, d_out)
@@ -120,17 +153,17 @@ class MultiHeadAttention(nn.Module):
         keys = keys.view(shape).transpose(1, 2)  # (B, H, T, d_head)
         queries = queries.view(shape).transpose(1, 2)  # (B, H, T, d_head)
         values = values.view(shape).transpose(1, 2)  # (B, H, T, d_head)
+        if cache is not None:  # append to the keys and values of earlier positions
+            keys, values = cache._extend(layer, keys, values)  # (B, H, past+T, d_head)
 
-        attn_scores = queries @ keys.transpose(2, 3)  # (B, H, T, T)
-        attend = ~self.mask.bool()[
-            :num_tokens, :num_tokens
-        ]  # (T, T), True = may attend
+        # query i sits at position past + i: it may attend to keys 0 .. past + i
+        end = keys.shape[2]  # past + T
+        attend = ~self.mask.bool()[end - num_tokens : end, :end]  # True = may attend
         if attn_mask is not None:
-            attend = attend & attn_mask  # (B, H, T, T)
-        attn_weights = masked_softmax(attn_scores / self.head_dim**0.5, attend)
-        attn_weights = self.dropout(attn_weights)  # (B, H, T, T)
+            attend = attend & attn_mask  # (B, H, T, past + T)
+        context_vec = masked_attention(queries, keys, values, attend, self.dropout)
 
-        context_vec = (attn_weights @ values).transpose(1, 2)  # (B, T, H, d_head)
+        context_vec = context_vec.transpose(1, 2)  # (B, T, H, d_head)
         # transpose made the tensor non-contiguous; view needs contiguous memory
         context_vec = context_vec.contiguous().view(b, num_tokens, self.d_out)
         return self.out_proj(context_vec)  # (B, T, d_out)
@@ -175,17 +208,19 @@ class FusedMultiHeadAttention(nn.Module):
 
         dropout_p = self.dropout if self.training else 0.0
         if attn_mask is None:
+            # (B, H, T, d_head)
             context_vec = F.scaled_dot_product_attention(
                 queries, keys, values, dropout_p=dropout_p, is_causal=True
-            )  # (B, H, T, d_head)
+            )
         else:
             future = torch.ones(
                 num_tokens, num_tokens, dtype=torch.bool, device=x.device
             ).tril()
             # SDPA's boolean attn_mask: True = attend, as ours (no inversion needed)
+            # (B, H, T, d_head); rows with no visible key come out as zeros
             context_vec = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=attn_mask & future, dropout_p=dropout_p
-            )  # (B, H, T, d_head); rows with no visible key come out as zeros
+            )
         context_vec = context_vec.transpose(1, 2).reshape(b, num_tokens, self.d_out)
         return self.out_proj(context_vec)  # (B, T, d_out)
 
@@ -237,9 +272,8 @@ def copy_to_fused(
     if (fused.qkv.bias is None) != (mha.W_query.bias is None):
         raise ValueError("fused and mha must agree on qkv_bias")
     projections = (mha.W_query, mha.W_key, mha.W_value)
-    fused.qkv.weight.copy_(
-        torch.cat([p.weight for p in projections], dim=0)
-    )  # (3*d_out, d_in)
+    # (3*d_out, d_in)
+    fused.qkv.weight.copy_(torch.cat([p.weight for p in projections], dim=0))
     if fused.qkv.bias is not None:
         fused.qkv.bias.copy_(torch.cat([p.bias for p in projections], dim=0))
     fused.out_proj.load_state_dict(mha.out_proj.state_dict())
@@ -296,9 +330,8 @@ def copy_to_wrapper(
         if (head.W_query.bias is not None) != qkv_bias:
             raise ValueError("wrapper and mha must agree on qkv_bias")
     for h, head in enumerate(wrapper.heads):
-        rows = slice(
-            h * mha.head_dim, (h + 1) * mha.head_dim
-        )  # head h's rows of (d_out, d_in)
+        # head h's rows of (d_out, d_in)
+        rows = slice(h * mha.head_dim, (h + 1) * mha.head_dim)
         for name in ("W_query", "W_key", "W_value"):
             source, target = getattr(mha, name), getattr(head, name)
             target.weight.copy_(source.weight[rows])  # (head_dim, d_in)

@@ -41,9 +41,8 @@ class SelfAttention(nn.Module):
         query = self.w_query(x)  # (seq_len, d_model)
         key = self.w_key(x)  # (seq_len, d_model)
         value = self.w_value(x)  # (seq_len, d_model)
-        attn_weights = torch.softmax(
-            query @ key.T / math.sqrt(self.d_model), dim=-1
-        )  # (L, L)
+        # (L, L)
+        attn_weights = torch.softmax(query @ key.T / math.sqrt(self.d_model), dim=-1)
         return attn_weights @ value  # (seq_len, d_model)
 
 

@@ -59,9 +59,8 @@ class SelfAttention_v1(nn.Module):
         queries = x @ self.W_query  # (T, d_out)
         values = x @ self.W_value  # (T, d_out)
         attn_scores = queries @ keys.T  # (T, T): omega[i, j] = q(i) . k(j)
-        attn_weights = torch.softmax(
-            attn_scores / keys.shape[-1] ** 0.5, dim=-1
-        )  # rows sum to 1
+        # rows sum to 1
+        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
         context_vec = attn_weights @ values  # (T, d_out)
         return context_vec
 
@@ -95,9 +94,8 @@ class SelfAttention_v2(nn.Module):
         queries = self.W_query(x)  # (T, d_out)
         values = self.W_value(x)  # (T, d_out)
         attn_scores = queries @ keys.T  # (T, T)
-        attn_weights = torch.softmax(
-            attn_scores / keys.shape[-1] ** 0.5, dim=-1
-        )  # rows sum to 1
+        # rows sum to 1
+        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
         context_vec = attn_weights @ values  # (T, d_out)
         return context_vec
 
@@ -162,9 +160,8 @@ class SelfAttentionWithWeights(nn.Module):
     def __init__(self, embed_dim: int):
         super().__init__()
         self.embed_dim = check_positive_int(embed_dim, "embed_dim")
-        self.scale = math.sqrt(
-            embed_dim
-        )  # a float: it follows the module to any device
+        # a float: it follows the module to any device
+        self.scale = math.sqrt(embed_dim)
         self.W_query = nn.Linear(embed_dim, embed_dim, bias=False)
         self.W_key = nn.Linear(embed_dim, embed_dim, bias=False)
         self.W_value = nn.Linear(embed_dim, embed_dim, bias=False)

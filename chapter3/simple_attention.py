@@ -128,7 +128,6 @@ def all_context_vecs(inputs: torch.Tensor) -> torch.Tensor:
     >>> all_context_vecs(example_inputs())[1]
     tensor([0.4419, 0.6515, 0.5683])
     """
-    attn_weights = torch.softmax(
-        all_attn_scores(inputs), dim=-1
-    )  # (T, T), rows sum to 1
+    # (T, T), rows sum to 1
+    attn_weights = torch.softmax(all_attn_scores(inputs), dim=-1)
     return attn_weights @ inputs  # (T, T) @ (T, d) -> (T, d)

@@ -43,7 +43,6 @@ from chapter3.adder.training import (
     validate,
 )
 from chapter3.gpt import GPTConfig, GPTDecoder
-from chapter3.kv_cache import forward_cached
 from chapter3.seeding import seed_all
 
 # The fast recipe, shrunk: a smaller model on smaller disjoint splits, for two epochs.
@@ -122,9 +121,8 @@ def test_seed_split_overlaps_and_disjoint_split_does_not():
         1000,
     )
     assert len(train_set) == 5008  # distinct equations among the 7,000 drawn
-    assert (
-        sum(t in train_set for t in test) == 518
-    )  # test equations also seen in training
+    # test equations also seen in training
+    assert sum(t in train_set for t in test) == 518
     train, val, test = disjoint_split(
         2, FAST_RECIPE.disjoint_sizes, FAST_RECIPE.split_seed
     )
@@ -153,9 +151,8 @@ def test_make_schedule_builds_each_recipes_factor():
     for _ in range(62):
         opt.step()
         sched.step()
-    assert (
-        opt.param_groups[0]["lr"] == FAST_RECIPE.lr
-    )  # the last warm-up step is the peak
+    # the last warm-up step is the peak
+    assert opt.param_groups[0]["lr"] == FAST_RECIPE.lr
     with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
         make_schedule(optimizer(1.0), replace(FAST_RECIPE, schedule="cosine"), 10)
     with pytest.raises(ValueError, match="steps_per_epoch"):
@@ -205,9 +202,8 @@ def test_batched_decoding_equals_the_loop(tiny_model):
     loop = evaluate_one_by_one(tiny_model, equations)
     assert batched.wrong == loop.wrong == uncached.wrong
     assert batched.accuracy == loop.accuracy and batched.total == 60
-    assert (
-        len(loop.wrong) > 0
-    )  # an untrained model: the comparison covers wrong answers too
+    # an untrained model: the comparison covers wrong answers too
+    assert len(loop.wrong) > 0
 
 
 def test_greedy_decode_with_and_without_cache_gives_the_same_tokens(tiny_model):
@@ -230,10 +226,8 @@ def test_shared_prefixes_are_computed_once_and_decode_like_the_loop(tiny_model):
         cache, shared = prefill_shared_prefixes(tiny_model, prompts, max_len=11)
         assert shared == 4 and cache.length == 4
         # the shared keys and values, then the rest of each prompt: the full pass's last logits
-        rest = forward_cached(
-            tiny_model, prompts[:, 4:], cache, prompts != PAD, last_only=True
-        )
-        assert torch.allclose(rest[:, 0], tiny_model(prompts)[:, -1], atol=1e-5)
+        rest = tiny_model(prompts[:, 4:], prompts != PAD, cache)
+        assert torch.allclose(rest[:, -1], tiny_model(prompts)[:, -1], atol=1e-5)
     batched, loop = (
         evaluate(tiny_model, equations),
         evaluate_one_by_one(tiny_model, equations),
@@ -243,9 +237,8 @@ def test_shared_prefixes_are_computed_once_and_decode_like_the_loop(tiny_model):
 
 def test_shared_prefixes_edge_cases(tiny_model):
     one = encode_equation("15+57=072")[None, :7]
-    assert (
-        prefill_shared_prefixes(tiny_model, one, max_len=11)[1] == 0
-    )  # nothing to share
+    # nothing to share
+    assert prefill_shared_prefixes(tiny_model, one, max_len=11)[1] == 0
     all_differ = torch.tensor([[1, 2], [3, 4]])
     assert prefill_shared_prefixes(tiny_model, all_differ, max_len=11)[1] == 0
     bad = torch.tensor([[15, 1, 5], [15, 1, 18]])

@@ -24,7 +24,7 @@ from chapter3.gpt import (
     PositionwiseFeedForward,
     attention_maps,
 )
-from chapter3.kv_cache import KVCache, forward_cached
+from chapter3.kv_cache import KVCache
 from chapter3.masks import (
     causal_attend_mask,
     check_attn_mask,
@@ -71,14 +71,14 @@ WRAPPER = MultiHeadAttentionWrapper(3, 2, 6, 0.0, 2)
 
 def _other_batch():
     cache = KVCache(1)
-    forward_cached(MODEL, TOKENS[:, :3], cache)
-    forward_cached(MODEL, TOKENS[:1, 3:4], cache)
+    MODEL(TOKENS[:, :3], cache=cache)
+    MODEL(TOKENS[:1, 3:4], cache=cache)
 
 
 def _overflow():
     cache = KVCache(1)
-    forward_cached(MODEL, TOKENS, cache)
-    forward_cached(MODEL, TOKENS, cache)
+    MODEL(TOKENS, cache=cache)
+    MODEL(TOKENS, cache=cache)
 
 
 CASES = {
@@ -603,30 +603,30 @@ CASES = {
     ),
     "kv other batch": (_other_batch, ValueError, "this cache holds a batch of 2 rows"),
     "kv layers": (
-        lambda: forward_cached(MODEL, TOKENS, KVCache(3)),
+        lambda: MODEL(TOKENS, cache=KVCache(3)),
         TypeError,
         "cache must be a KVCache with num_layers=1",
     ),
     "kv not a cache": (
-        lambda: forward_cached(MODEL, TOKENS, None),
+        lambda: MODEL(TOKENS, cache=[]),
         TypeError,
         "cache must be a KVCache",
     ),
     "kv past max_seq_len": (_overflow, ValueError, "max_seq_len=11"),
     "kv int padding": (
-        lambda: forward_cached(MODEL, TOKENS, KVCache(1), torch.ones(2, 7).long()),
+        lambda: MODEL(TOKENS, torch.ones(2, 7).long(), KVCache(1)),
         TypeError,
-        "key_padding_mask must be a boolean",
+        "padding_mask must be a boolean",
     ),
     "kv padding shape": (
-        lambda: forward_cached(MODEL, TOKENS, KVCache(1), torch.ones(2, 6, dtype=BOOL)),
+        lambda: MODEL(TOKENS, torch.ones(2, 6, dtype=BOOL), KVCache(1)),
         ValueError,
-        "key_padding_mask must be",
+        r"padding_mask must have the shape \(B, past \+ L\)",
     ),
-    "kv model": (
-        lambda: forward_cached(MHA, TOKENS, KVCache(1)),
+    "kv mha not a cache": (
+        lambda: MHA(x3(2, 3, 3), cache="cache"),
         TypeError,
-        "model must be a GPTDecoder",
+        "cache must be a KVCache, got str",
     ),
     "kv layer index": (
         lambda: KVCache(1).extend(1, x3(1, 2, 3, 4), x3(1, 2, 3, 4)),
@@ -1003,14 +1003,18 @@ def test_float64_modules_take_float64_inputs():
     V2.float()
 
 
-def test_non_finite_inputs_propagate_as_documented():
+def test_non_finite_inputs_are_refused_at_the_attention_door():
+    # a NaN in the value of the last position, which no earlier query may see: without the
+    # check, 0 (its weight) times NaN is NaN, and every row of the sequence would be NaN
     x = x3(2, 6, 3)
-    x[0, 2, 0] = float("nan")
-    out = CA(x)
-    # NaN in, NaN out, as in torch: even the weight 0 of a hidden key times its NaN value is
-    # NaN, so the whole sequence is NaN; the other sequence of the batch is untouched
-    assert torch.isnan(out[0]).all()
-    assert torch.isfinite(out[1]).all()
+    x[0, 5, 0] = float("nan")
+    for module in (CA, MHA, WRAPPER):
+        with pytest.raises(ValueError, match="x holds 1 NaN or infinite value"):
+            module(x)
+    x = x3(2, 6, 4)
+    x[1, 0, 3] = float("-inf")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        FUSED(x)
     assert torch.isnan(sa.softmax_naive(torch.tensor([float("nan"), 0.0]))).all()
 
 

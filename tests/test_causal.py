@@ -56,9 +56,8 @@ def test_chapter_output_on_the_stacked_batch():
 
 
 def test_seed_789_gives_the_chapter_causal_weights_by_both_routes():
-    ca = make(
-        seed=789
-    )  # same creation order as SelfAttention_v2: W_query, W_key, W_value
+    # same creation order as SelfAttention_v2: W_query, W_key, W_value
+    ca = make(seed=789)
     with torch.no_grad():
         scores = ca.W_query(INPUTS) @ ca.W_key(INPUTS).T
         weights = torch.softmax(scores / 2**0.5, dim=-1)
@@ -76,9 +75,8 @@ def test_changing_the_last_token_never_changes_earlier_outputs():
     y[:, -1] = torch.rand(2, 3) * 10
     a, b = ca(x), ca(y)
     torch.testing.assert_close(a[:, :-1], b[:, :-1], atol=0, rtol=0)
-    assert not torch.allclose(
-        a[:, -1], b[:, -1]
-    )  # the last position did see the change
+    # the last position did see the change
+    assert not torch.allclose(a[:, -1], b[:, -1])
 
 
 def test_padded_keys_do_not_change_real_positions():
@@ -98,17 +96,14 @@ def test_padded_keys_do_not_change_real_positions():
 def test_a_query_with_no_visible_key_gives_zeros_and_finite_gradients():
     ca = make(context_length=4)
     x = torch.rand(2, 4, 3, requires_grad=True)
-    pad = torch.tensor(
-        [[False, False, False, False], [False, True, True, False]]
-    )  # left padded
+    # left padded
+    pad = torch.tensor([[False, False, False, False], [False, True, True, False]])
     out = ca(x, attn_mask=pad[:, None, :])
     assert not out.isnan().any()
-    assert torch.equal(
-        out[0], torch.zeros(4, 2)
-    )  # nothing visible anywhere in sample 0
-    assert torch.equal(
-        out[1, 0], torch.zeros(2)
-    )  # query 0 of sample 1 sees only a padded key
+    # nothing visible anywhere in sample 0
+    assert torch.equal(out[0], torch.zeros(4, 2))
+    # query 0 of sample 1 sees only a padded key
+    assert torch.equal(out[1, 0], torch.zeros(2))
     out.sum().backward()
     assert torch.isfinite(x.grad).all()
 
@@ -125,9 +120,8 @@ def test_dropout_scales_kept_weights_and_is_off_in_eval():
     torch.manual_seed(123)
     dropped = torch.nn.Dropout(0.5)(CAUSAL_WEIGHTS)
     kept = dropped != 0
-    torch.testing.assert_close(
-        dropped[kept], 2 * CAUSAL_WEIGHTS[kept]
-    )  # 1 / (1 - p) = 2
+    # 1 / (1 - p) = 2
+    torch.testing.assert_close(dropped[kept], 2 * CAUSAL_WEIGHTS[kept])
 
 
 def test_mask_is_a_buffer_in_state_dict_that_follows_to():

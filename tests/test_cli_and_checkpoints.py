@@ -28,7 +28,7 @@ from chapter3.adder.decoding import (
 from chapter3.adder.training import FAST_RECIPE
 from chapter3.adder.vocab import EOS, PAD, encode_equation
 from chapter3.gpt import GPTConfig, GPTDecoder
-from chapter3.kv_cache import KVCache, forward_cached
+from chapter3.kv_cache import KVCache
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
@@ -256,9 +256,8 @@ def test_left_padded_prompts_decode_like_unpadded_ones(model, use_cache):
     for extra in (0, 2):
         padded = left_pad(rows, extra)
         out = greedy_decode(model, padded, use_cache=use_cache)
-        assert torch.equal(
-            out[:, : padded.size(1)], padded
-        )  # the prompt, padding included
+        # the prompt, padding included
+        assert torch.equal(out[:, : padded.size(1)], padded)
         for i, answer in enumerate(alone):
             new = out[i, padded.size(1) :]
             assert torch.equal(new[: answer.numel()], answer), (i, extra)
@@ -275,7 +274,7 @@ def test_left_padded_prompts_decode_like_unpadded_ones(model, use_cache):
 def test_a_left_padded_prompt_gets_the_same_logits_as_the_unpadded_one(model):
     prompt = prompts_of(QUESTIONS[:1])
     cache = KVCache(1)
-    logits = forward_cached(model, prompt, cache)
+    logits = model(prompt, cache=cache)
     assert torch.allclose(logits, model(prompt), atol=1e-5)
     padded = greedy_decode(model, left_pad([prompt[0]], extra=4), max_new_tokens=1)
     assert padded[0, -1] == logits[0, -1].argmax()
@@ -283,9 +282,8 @@ def test_a_left_padded_prompt_gets_the_same_logits_as_the_unpadded_one(model):
 
 def test_prefix_sharing_with_any_token_ids(model):
     g = torch.Generator().manual_seed(3)
-    stems = torch.randint(
-        0, 18, (3, 4), generator=g
-    )  # any ids, <pad> and <EOS> included
+    # any ids, <pad> and <EOS> included
+    stems = torch.randint(0, 18, (3, 4), generator=g)
     prompts = torch.cat(
         [stems.repeat(4, 1), torch.randint(0, 18, (12, 3), generator=g)], dim=1
     )
@@ -294,7 +292,7 @@ def test_prefix_sharing_with_any_token_ids(model):
     )
     cache, shared = prefill_shared_prefixes(model, prompts, max_len=10)
     assert shared >= 4 and cache.length == shared
-    rest = forward_cached(model, prompts[:, shared:], cache, prompts != PAD)
+    rest = model(prompts[:, shared:], prompts != PAD, cache)
     full = model(prompts, prompts != PAD)
     assert torch.allclose(rest, full[:, shared:], atol=1e-5)
     assert torch.equal(
@@ -309,7 +307,7 @@ def test_preallocated_cache_allocates_once_and_a_growing_one_each_step(model):
         cache = KVCache(1, max_len=max_len)
         buffers = []  # held, so that no freed buffer's memory can be handed out again
         for t in range(8):
-            forward_cached(model, tokens[:, t : t + 1], cache)
+            model(tokens[:, t : t + 1], cache=cache)
             if not any(cache._keys[0] is b for b in buffers):
                 buffers.append(cache._keys[0])
         assert len(buffers) == allocations, max_len
@@ -383,22 +381,14 @@ class Countdown(GPTDecoder):
     """A decoder whose next token follows a rule of the last one: digit d -> d - 1, 0 -> <EOS>,
     anything else (<EOS>, <pad>) -> 7. Decoding must stop each row at its <EOS> and pad after."""
 
-    def forward(self, input_tokens, padding_mask=None):
+    def forward(self, input_tokens, padding_mask=None, cache=None):
         last = input_tokens
         nxt = torch.where(last == 0, EOS, torch.where(last <= 9, last - 1, 7))
         return torch.nn.functional.one_hot(nxt, 18).float() * 10  # (B, L, V)
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_rows_stop_at_their_eos_and_wait_with_pad(monkeypatch, use_cache):
-    from chapter3.adder import decoding
-
-    def cached(model, new_tokens, cache, key_padding_mask=None, last_only=False):
-        cache.length += new_tokens.size(1)
-        logits = model(new_tokens)
-        return logits[:, -1:] if last_only else logits
-
-    monkeypatch.setattr(decoding, "forward_cached", cached)
+def test_rows_stop_at_their_eos_and_wait_with_pad(use_cache):
     model = Countdown(SMALL).eval()
     prompts = torch.tensor([[15, 1, 2], [15, 4, 0], [15, 9, 3]])
     out = greedy_decode(model, prompts, max_new_tokens=4, use_cache=use_cache)

@@ -18,14 +18,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from chapter3.plotting import (  # noqa: E402
+from chapter3.heatmap import (  # noqa: E402
     CELL_LABEL_GID,
     DARK_TEXT,
     LIGHT_TEXT,
     annotate_heatmap,
     contrast_ratio,
     relative_luminance,
-    restyle_for_dark,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +33,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 import concept_figures  # noqa: E402
 import light_dark  # noqa: E402
+from figure_style import restyle_for_dark  # noqa: E402
 
 REGISTRY = concept_figures.load_registry(DOCS)
 NAMES = [figure.name for figure in REGISTRY.FIGURES]
@@ -152,9 +152,8 @@ def test_restyle_for_dark_recolors_the_page_but_not_the_data():
     assert all(relative_luminance(t.get_color()) > 0.5 for t in ax.get_xticklabels())
     assert cell_label.get_color() == DARK_TEXT  # on its light cell, unchanged
     assert ax.lines[0].get_color() == "C1"  # a data color stays
-    assert (
-        relative_luminance(ax.lines[1].get_color()) > 0.5
-    )  # black on the page turns light
+    # black on the page turns light
+    assert relative_luminance(ax.lines[1].get_color()) > 0.5
     (label,) = [t for t in ax.texts if t.get_text() == "the red arrow"]
     assert label.get_color() == "crimson"  # a colored label stays, it reads
     plt.close(fig)
@@ -182,7 +181,7 @@ def test_the_gallery_scraper_writes_a_light_and_a_dark_file(tmp_path):
 
 
 def test_light_dark_html_shows_two_variants_with_the_titles_as_alt_text():
-    from chapter3.plotting import light_dark_html
+    from figure_style import light_dark_html
 
     fig, ax = plt.subplots(figsize=(2, 1.5), dpi=40)
     ax.plot([0, 1], color="black")
@@ -197,7 +196,7 @@ def test_light_dark_html_shows_two_variants_with_the_titles_as_alt_text():
 
 
 def test_alt_text_of_an_untitled_figure_lists_its_labels_not_its_ticks():
-    from chapter3.plotting import figure_alt_text
+    from figure_style import figure_alt_text
 
     fig, ax = plt.subplots()
     ax.plot([0, 1])
@@ -210,9 +209,8 @@ def test_alt_text_of_an_untitled_figure_lists_its_labels_not_its_ticks():
 def test_the_kernel_registers_the_html_formatter_for_figures():
     from types import SimpleNamespace
 
+    from figure_style import light_dark_html, register_light_dark_display
     from matplotlib.figure import Figure
-
-    from chapter3.plotting import light_dark_html, register_light_dark_display
 
     class Formatter:
         def __init__(self):

@@ -227,7 +227,7 @@ def test_cli_evaluate_all(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_bench_quick_writes_every_section(tmp_path):
-    from chapter3.bench import main
+    from bench.run import main
 
     assert main(["--quick", "--out", str(tmp_path), "--sections", "attention"]) == 0
     written = json.loads((tmp_path / "bench.json").read_text())
@@ -322,9 +322,8 @@ def test_claim_layer1_attention_depends_on_the_carry_class_layer0_hardly(fast_ad
 
     by_class = attention_by_carry(fast_adder[0])
     rows = list(ANSWER_ROWS)
-    stacked = torch.stack(
-        [m[:, :, rows] for m in by_class.values()]
-    )  # (4, layers, H, 3, L)
+    # (4, layers, H, 3, L)
+    stacked = torch.stack([m[:, :, rows] for m in by_class.values()])
     spread = stacked.amax(dim=0) - stacked.amin(dim=0)  # (layers, H, 3, L)
     assert spread[0].max() < 0.4 and spread[1].max() > 0.7
     per_row = spread[0].amax(dim=(0, 2))  # (3,): the largest layer-0 move in each row

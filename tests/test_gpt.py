@@ -10,7 +10,7 @@ from chapter3.gpt import (
     attention_maps,
     count_parameters,
 )
-from chapter3.kv_cache import KVCache, forward_cached
+from chapter3.kv_cache import KVCache
 from chapter3.multihead import MultiHeadAttention
 
 
@@ -92,9 +92,8 @@ def test_attention_weights_of_every_layer_are_returned_and_stored():
     assert logits.shape == (2, 7, 18)
     assert len(maps) == 2 and all(m.shape == (2, 2, 7, 7) for m in maps)
     assert torch.allclose(maps[0].sum(-1), torch.ones(2, 2, 7))
-    assert torch.equal(
-        maps[0].triu(1), torch.zeros_like(maps[0])
-    )  # nothing above the diagonal
+    # nothing above the diagonal
+    assert torch.equal(maps[0].triu(1), torch.zeros_like(maps[0]))
     dropout = model.decoder_blocks[0].masked_self_attention.dropout
     assert not dropout._forward_hooks  # the hooks are removed again
 
@@ -182,12 +181,12 @@ def test_cached_forward_equals_full_forward():
     x = torch.randint(0, 16, (3, 9))
     full = model(x)
     cache = KVCache(num_layers=2)
-    parts = [forward_cached(model, x[:, :5], cache)]
-    parts += [forward_cached(model, x[:, t : t + 1], cache) for t in range(5, 9)]
+    parts = [model(x[:, :5], cache=cache)]
+    parts += [model(x[:, t : t + 1], cache=cache) for t in range(5, 9)]
     assert torch.allclose(torch.cat(parts, dim=1), full, atol=1e-5)
     assert cache.length == 9 and cache.keys[0].shape == (3, 2, 9, 8)
     with pytest.raises(ValueError, match="exceed max_seq_len=11"):
-        forward_cached(model, x[:, :3], cache)
+        model(x[:, :3], cache=cache)
 
 
 def test_preallocated_cache_writes_in_place_and_gives_the_same_logits():
@@ -196,8 +195,8 @@ def test_preallocated_cache_writes_in_place_and_gives_the_same_logits():
     x = torch.randint(0, 16, (3, 9))
     grown, preallocated = KVCache(num_layers=2), KVCache(num_layers=2, max_len=11)
     for cache in (grown, preallocated):
-        parts = [forward_cached(model, x[:, :5], cache)]
-        parts += [forward_cached(model, x[:, t : t + 1], cache) for t in range(5, 9)]
+        parts = [model(x[:, :5], cache=cache)]
+        parts += [model(x[:, t : t + 1], cache=cache) for t in range(5, 9)]
         assert torch.allclose(torch.cat(parts, dim=1), model(x), atol=1e-5)
         assert cache.length == 9 and cache.keys[0].shape == cache.values[1].shape == (
             3,
@@ -215,7 +214,7 @@ def test_cache_select_rows_copies_the_chosen_rows():
     model = GPTDecoder(small_config()).eval()
     x = torch.randint(0, 16, (2, 4))
     cache = KVCache(num_layers=2, max_len=11)
-    forward_cached(model, x, cache)
+    model(x, cache=cache)
     rows = torch.tensor([1, 0, 1])
     selected = cache.select_rows(rows)
     assert selected.length == 4 and selected.keys[0].shape == (3, 2, 4, 8)
@@ -223,23 +222,21 @@ def test_cache_select_rows_copies_the_chosen_rows():
         assert torch.equal(selected.keys[layer], cache.keys[layer][rows])
         assert torch.equal(selected.values[layer], cache.values[layer][rows])
     # the copy has room for more positions, and extending it leaves the original alone
-    forward_cached(model, torch.randint(0, 16, (3, 1)), selected)
+    model(torch.randint(0, 16, (3, 1)), cache=selected)
     assert selected.length == 5 and cache.length == 4
 
 
-def test_forward_cached_last_only_gives_the_last_position_of_the_full_pass():
+def test_cached_forward_with_padding_gives_the_full_pass_position_by_position():
     torch.manual_seed(1)
     model = GPTDecoder(small_config()).eval()
     x = torch.randint(0, 16, (4, 8))
     padding = torch.ones(4, 8, dtype=torch.bool)
-    padding[1, 2] = (
-        False  # one hidden key, to check the mask's last row is the one used
-    )
+    # one hidden key, to check the mask's rows are the ones of the new positions
+    padding[1, 2] = False
     full = model(x, padding)
     cache = KVCache(num_layers=2, max_len=11)
-    first = forward_cached(model, x[:, :6], cache, padding[:, :6], last_only=True)
-    last = forward_cached(model, x[:, 6:], cache, padding, last_only=True)
-    assert first.shape == last.shape == (4, 1, 18)
-    assert torch.allclose(first[:, 0], full[:, 5], atol=1e-5)
-    assert torch.allclose(last[:, 0], full[:, 7], atol=1e-5)
+    first = model(x[:, :6], padding[:, :6], cache)
+    last = model(x[:, 6:], padding, cache)
+    assert first.shape == (4, 6, 18) and last.shape == (4, 2, 18)
+    assert torch.allclose(torch.cat([first, last], dim=1), full, atol=1e-5)
     assert cache.length == 8  # every position's keys and values were cached

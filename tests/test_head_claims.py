@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
+from bench.run import DATA_DIR, main, summarize_seed_runs
 from chapter3.adder.data import all_equations
 from chapter3.adder.heads import GENERAL_CLAIMS, correct_by_carry, general_head_claims
-from chapter3.bench import DATA_DIR, main, summarize_seed_runs
 from chapter3.gpt import GPTConfig, GPTDecoder
 
 SUMS = all_equations()[::20]  # 500 sums: enough for a tiny model, fast

@@ -226,7 +226,8 @@ def forward_with_sizes(model, tokens: torch.Tensor) -> dict:
     """
     score_sizes, logit_sizes = [], []
 
-    def on_attention(module, inputs, output):
+    def on_attention(module, inputs, output):  # a hook on the attention's W_query
+        module = attention_of[module]
         x = inputs[0]  # (B, L, D)
         shape = (*x.shape[:2], module.num_heads, module.head_dim)
         q = _abs_terms(module.W_query, x).view(shape).transpose(1, 2)  # (B, H, L, d)
@@ -236,10 +237,15 @@ def forward_with_sizes(model, tokens: torch.Tensor) -> dict:
     def on_final_norm(module, inputs, output):
         logit_sizes.append(_abs_terms(model.head, output))  # (B, L, V)
 
-    hooks = [
-        block.masked_self_attention.register_forward_hook(on_attention)
+    # the decoder calls each attention's unchecked _forward, which module hooks do not see:
+    # hook its first projection, whose input is the attention's input
+    attention_of = {
+        block.masked_self_attention.W_query: block.masked_self_attention
         for block in model.decoder_blocks
-    ] + [model.layer_norm.register_forward_hook(on_final_norm)]
+    }
+    hooks = [query.register_forward_hook(on_attention) for query in attention_of] + [
+        model.layer_norm.register_forward_hook(on_final_norm)
+    ]
     try:
         logits, maps = attention_maps(model, tokens, padding_attend_mask(tokens, PAD))
     finally:

@@ -70,9 +70,8 @@ def test_first_sample_rows_hide_padded_keys_not_padded_queries():
 def test_seed_style_expand_gives_the_same_mask():
     b, seq_len = TARGET_BATCH.shape
     pad = padding_attend_mask(TARGET_BATCH, 16)
-    future = (
-        causal_attend_mask(5).view(1, seq_len, seq_len).expand(b, -1, -1)
-    )  # (B, L, L)
+    # (B, L, L)
+    future = causal_attend_mask(5).view(1, seq_len, seq_len).expand(b, -1, -1)
     pad3 = pad.view(b, 1, seq_len).expand(b, seq_len, seq_len)  # (B, L, L)
     assert torch.equal(
         (pad3 & future).unsqueeze(1), combine_attend_masks(pad, causal_attend_mask(5))
@@ -82,9 +81,8 @@ def test_seed_style_expand_gives_the_same_mask():
 def test_to_masked_fill_inverts_and_refuses_non_bool():
     m = causal_attend_mask(4)
     assert torch.equal(to_hide_mask(m), ~m)
-    assert torch.equal(
-        to_hide_mask(m), m.int() == 0
-    )  # what `mask == 0` does to a 0/1 mask
+    # what `mask == 0` does to a 0/1 mask
+    assert torch.equal(to_hide_mask(m), m.int() == 0)
     with pytest.raises(TypeError, match="boolean"):
         to_hide_mask(m.int())
 
@@ -124,7 +122,7 @@ def test_check_attn_mask(shape, ok):
 
 
 def test_check_attn_mask_refuses_float_masks():
-    with pytest.raises(TypeError, match="additive float masks"):
+    with pytest.raises(TypeError, match="additive float mask"):
         check_attn_mask(torch.zeros(1, 1, 5, 5), (2, 4, 5, 5))
 
 

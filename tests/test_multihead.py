@@ -96,6 +96,7 @@ def test_gpt2_sized_parameter_count():
 
 
 def test_batched_matmul_equals_per_head_matmuls():
+    # (1, 2, 3, 4)
     a = torch.tensor(
         [
             [
@@ -111,7 +112,7 @@ def test_batched_matmul_equals_per_head_matmuls():
                 ],
             ]
         ]
-    )  # (1, 2, 3, 4)
+    )
     batched = a @ a.transpose(2, 3)  # (1, 2, 3, 3)
     for head in range(2):
         torch.testing.assert_close(batched[0, head], a[0, head] @ a[0, head].T)
@@ -183,9 +184,8 @@ def test_wrapper_copy_equals_multihead_before_out_proj(qkv_bias):
     x = torch.randn(3, 7, 6)
     with torch.no_grad():
         torch.testing.assert_close(mha.out_proj(wrapper(x)), mha(x), atol=1e-6, rtol=0)
-        assert not torch.allclose(
-            wrapper(x), mha(x), atol=1e-3
-        )  # out_proj is not optional
+        # out_proj is not optional
+        assert not torch.allclose(wrapper(x), mha(x), atol=1e-3)
         # With out_proj the identity (zero bias), the wrapper's output *is* mha's output.
         mha.out_proj.weight.copy_(torch.eye(8))
         mha.out_proj.bias.zero_()
@@ -226,9 +226,8 @@ def test_padded_positions_never_change_real_outputs(cls):
 def test_rows_with_no_visible_key_are_finite_and_zero_before_out_proj(cls):
     torch.manual_seed(5)
     module = build(cls, context_length=4).eval()
-    pad = torch.tensor(
-        [[False, False, False, False], [False, False, True, True]]
-    )  # left padded
+    # left padded
+    pad = torch.tensor([[False, False, False, False], [False, False, True, True]])
     attend = mask_for(cls, pad[:, None, None, :].expand(2, 1, 4, 4))
     x = torch.randn(2, 4, 4, requires_grad=True)
     out = module(x, attend)
@@ -320,7 +319,7 @@ def test_multihead_buffer_follows_to_and_is_saved():
 
 
 def test_bench_smoke(capsys, tmp_path):
-    from chapter3.bench import main
+    from bench.run import main
 
     main(["--quick", "--cpu-only", "--sections", "attention", "--out", str(tmp_path)])
     out = capsys.readouterr().out

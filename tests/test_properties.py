@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from chapter3.causal import CausalAttention
 from chapter3.gpt import GPTConfig, GPTDecoder, attention_maps
-from chapter3.kv_cache import KVCache, forward_cached
+from chapter3.kv_cache import KVCache
 from chapter3.masks import (
     causal_attend_mask,
     check_attn_mask,
@@ -367,9 +367,7 @@ def test_cached_forward_equals_the_full_forward_for_any_split(
     )
     pieces, start = [], 0
     for end in [*cuts, length]:
-        pieces.append(
-            forward_cached(model, tokens[:, start:end], cache, padding[:, :end])
-        )
+        pieces.append(model(tokens[:, start:end], padding[:, :end], cache))
         start = end
     assert cache.length == length
     full = model(tokens, padding)

@@ -59,7 +59,7 @@ def test_the_references_were_trained_with_the_recipes_of_this_code(name):
 def test_the_references_are_the_models_the_book_describes():
     assert reference_adder("fast")[1].all_correct == 10_000
     assert len(reference_adder("early")[1].wrong) == 201
-    from chapter3.bench import ablation_recipes
+    from chapter3.adder.ablations import ablation_recipes
 
     assert ablation_recipes()["width 16, 2 heads"] == REFERENCE_RECIPES["small"]
 

@@ -27,7 +27,7 @@ from chapter3.adder.vocab import (
     parse_equation,
     parse_question,
 )
-from chapter3.kv_cache import KVCache, forward_cached
+from chapter3.kv_cache import KVCache
 from chapter3.masks import padding_attend_mask
 
 
@@ -80,9 +80,8 @@ def _check_prompts(model: nn.Module, prompts, max_new_tokens) -> torch.Tensor:
         raise ValueError(
             f"prompts row {row} is all <pad>: there is nothing to complete"
         )
-    longest = prompts.size(1) - int(
-        leading.min()
-    )  # the longest prompt without its padding
+    # the longest prompt without its padding
+    longest = prompts.size(1) - int(leading.min())
     if longest + max_new_tokens - 1 > max_seq_len:
         raise ValueError(
             f"max_new_tokens={max_new_tokens} after a prompt of {longest} tokens needs "
@@ -102,10 +101,11 @@ def greedy_decode(
 
     All rows are decoded together; a row that has produced ``<EOS>`` gets ``<pad>`` from then
     on, and the loop stops early once every row has finished. Returns (B, T + k), k ≤
-    ``max_new_tokens``. With ``use_cache`` (:func:`chapter3.kv_cache.forward_cached`) the
-    prompt positions that rows share are computed once (:func:`prefill_shared_prefixes`), the
-    rest of each prompt once per row, and each later step runs the model on the new token only
-    (see :class:`chapter3.kv_cache.KVCache`); without it, each step reruns the whole sequence.
+    ``max_new_tokens``. With ``use_cache`` (a :class:`chapter3.kv_cache.KVCache` passed to the
+    model's ``forward``) the prompt positions that rows share are computed once
+    (:func:`prefill_shared_prefixes`), the rest of each prompt once per row, and each later
+    step runs the model on the new token only; without it, each step reruns the whole
+    sequence. Both give the same answers.
 
     Prompts of different lengths may be left-padded with ``<pad>``: the padding is stripped
     before decoding (rows with the same amount of it are decoded together), so that the real
@@ -143,29 +143,24 @@ def greedy_decode_aligned(
     strips left padding and then calls this.
     """
     finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)  # (B,)
-    cache, new = None, x
+    cache, new = None, x  # without a cache, every step reruns the whole sequence x
     # inference_mode: like no_grad, and tensors skip autograd's version counting as well
     with _eval_mode(model), torch.inference_mode():
-        if (
-            use_cache
-        ):  # prefixes that rows share are computed once, then the rest per row
+        # prefixes that rows share are computed once, then the rest per row
+        if use_cache:
             # room for every position the model sees (the last new token never goes in)
             max_len = x.size(1) + max_new_tokens - 1
             cache, shared = prefill_shared_prefixes(model, x, max_len)
             new = x[:, shared:]  # (B, T - shared)
         for _ in range(max_new_tokens):
             # Same masks as the one-by-one loop: padding (should the model emit <pad>)
-            # and the causal mask (inside every attention module).
-            if cache is None:
-                logits = model(x, padding_attend_mask(x, PAD))  # (B, t, V)
-            else:  # the new tokens only, and logits for the last position only
-                logits = forward_cached(
-                    model, new, cache, padding_attend_mask(x, PAD), last_only=True
-                )
+            # and the causal mask (inside every attention module). With a cache, the
+            # model computes the new tokens only.
+            logits = model(new, padding_attend_mask(x, PAD), cache)  # (B, t or 1, V)
             next_token = logits[:, -1, :].argmax(dim=-1)  # (B,)
             next_token = next_token.masked_fill(finished, PAD)
-            new = next_token[:, None]  # (B, 1)
-            x = torch.cat([x, new], dim=1)  # (B, t + 1)
+            x = torch.cat([x, next_token[:, None]], dim=1)  # (B, t + 1)
+            new = x if cache is None else x[:, -1:]  # (B, t + 1) or (B, 1)
             finished |= next_token == EOS
             if bool(finished.all()):
                 break
@@ -210,14 +205,10 @@ def prefill_shared_prefixes(
     # prefix_id[b] numbers the distinct prefixes prompts[:, :p], grown one position at a time:
     # two rows get the same number iff they had the same number before and the same new token.
     prefix_id = torch.zeros(batch_size, dtype=torch.long, device=prompts.device)  # (B,)
-    best_cost, shared, shared_id = (
-        batch_size * seq_len,
-        0,
-        prefix_id,
-    )  # p = 0: share nothing
-    for p in range(
-        1, seq_len
-    ):  # keep at least one position, for the first step's logits
+    # p = 0: share nothing
+    best_cost, shared, shared_id = batch_size * seq_len, 0, prefix_id
+    # keep at least one position, for the first step's logits
+    for p in range(1, seq_len):
         token = prompts[:, p - 1]  # (B,)
         prefix_id = torch.unique(prefix_id * vocab_size + token, return_inverse=True)[1]
         cost = (int(prefix_id.max()) + 1) * p + batch_size * (seq_len - p)
@@ -232,16 +223,9 @@ def prefill_shared_prefixes(
     representative = representative.scatter(0, shared_id, rows)  # (U,)
     prefixes = prompts[representative, :shared]  # (U, p)
     prefix_cache = KVCache(num_layers, max_len)  # (U, H, max_len, d_k) buffers
-    forward_cached(
-        model,
-        prefixes,
-        prefix_cache,
-        padding_attend_mask(prefixes, PAD),
-        last_only=True,
-    )
-    return prefix_cache.select_rows(
-        shared_id
-    ), shared  # row b gets its prefix's keys and values
+    model(prefixes, padding_attend_mask(prefixes, PAD), prefix_cache)
+    # row b gets its prefix's keys and values
+    return prefix_cache.select_rows(shared_id), shared
 
 
 def complete_one(
@@ -386,9 +370,8 @@ def what_is(question: str, model: nn.Module) -> str:
     check_decoder_model(model)
     prompt = encode_equation(padded)[:-1]  # drop <EOS>: <BOS> a + b =
     out = greedy_decode(model, prompt[None, :], max_new_tokens=4)[0]
-    said = out[
-        prompt.numel() :
-    ].tolist()  # three digits and <EOS>, if the model can add
+    # three digits and <EOS>, if the model can add
+    said = out[prompt.numel() :].tolist()
     if len(said) != 4 or said[-1] != EOS or any(t > 9 for t in said[:-1]):
         raise ValueError(
             f"the model did not answer {question.strip()!r} with three digits and <EOS>: it "

@@ -94,9 +94,8 @@ class ExhaustiveResult:
     num_correct: int
     total: int
     parts: dict[str, tuple[int, int]]
-    wrong: list[tuple[str, str, str]] = field(
-        default_factory=list
-    )  # expected, got, part
+    # expected, got, part
+    wrong: list[tuple[str, str, str]] = field(default_factory=list)
     seconds: float = 0.0  # the batched decoding only
 
     def summary(self) -> str:

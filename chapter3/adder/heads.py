@@ -87,9 +87,8 @@ def staircase(model: nn.Module, equations: list[str] | None = None) -> torch.Ten
     model.eval()
     _, maps = attention_maps(model, batch.input, batch.padding_mask)
     rows, cols = list(ANSWER_ROWS), list(OPERAND_DIGITS.values())
-    return torch.stack(
-        [m[:, :, rows][:, :, :, cols].mean(dim=0) for m in maps]
-    )  # (layers, H, 3, 4)
+    # (layers, H, 3, 4)
+    return torch.stack([m[:, :, rows][:, :, :, cols].mean(dim=0) for m in maps])
 
 
 @contextmanager
@@ -236,15 +235,15 @@ def general_head_claims(
     b0_reads = maps[0][:, :, OPERAND_DIGITS["b0"]].mean(dim=0)  # (H, L): query at b0
     b0_reads_ones = b0_reads[:, [OPERAND_DIGITS["a0"], OPERAND_DIGITS["b0"]]].sum(-1)
 
+    # (classes, layers, H, 3, L)
     by_class = torch.stack(
         [
             m[:, :, list(ANSWER_ROWS)]
             for m in attention_by_carry(model, equations).values()
         ]
-    )  # (classes, layers, H, 3, L)
-    moves = (
-        (by_class.amax(dim=0) - by_class.amin(dim=0)).flatten(1).amax(1)
-    )  # (layers,)
+    )
+    # (layers,)
+    moves = (by_class.amax(dim=0) - by_class.amin(dim=0)).flatten(1).amax(1)
 
     right = {
         k: sum(c for c, _ in v.values())

@@ -3,7 +3,7 @@
 sphinx-gallery's own matplotlib scraper saves each figure once, as drawn: black labels on a
 white background, which furo's dark mode shows as a white box. This scraper saves the figure as
 drawn (the light variant, the one sphinx-gallery also uses for thumbnails), then recolors it
-with :func:`chapter3.plotting.restyle_for_dark` and saves a second, transparent file beside it
+with :func:`figure_style.restyle_for_dark` and saves a second, transparent file beside it
 (``..._dark.png``). The page shows them in two containers with furo's ``only-light`` and
 ``only-dark`` classes, so the reader sees exactly one of them in either mode.
 
@@ -36,9 +36,8 @@ def _one_variant(rst: str, css_class: str) -> str:
 def scraper(block, block_vars, gallery_conf, **kwargs):
     """Save each open figure light and dark; return reST that shows the one for the mode."""
     import matplotlib.pyplot as plt
+    from figure_style import restyle_for_dark
     from sphinx_gallery.scrapers import _matplotlib_fig_titles, figure_rst
-
-    from chapter3.plotting import restyle_for_dark
 
     rst = ""
     image_path_iterator = block_vars["image_path_iterator"]

@@ -3,9 +3,9 @@
 myst-nb shows a matplotlib figure as the PNG the kernel's inline backend made of it: black on
 white, a white box in dark mode, with the image's file name (a hash) as alt text. This
 extension gives the kernel an IPython startup file (in ``<build>/ipython``, named by
-``IPYTHONDIR``) that runs :func:`chapter3.plotting.register_light_dark_display`: the kernel
+``IPYTHONDIR``) that runs :func:`figure_style.register_light_dark_display`: the kernel
 then also offers each figure as HTML with two images, the light one as drawn and a dark one
-restyled by :func:`chapter3.plotting.restyle_for_dark`, under furo's ``only-light`` and
+restyled by :func:`figure_style.restyle_for_dark`, under furo's ``only-light`` and
 ``only-dark`` classes and with the figure's titles as alt text. myst-nb prefers HTML to PNG,
 so the page shows the pair; the pages themselves need no change.
 
@@ -17,9 +17,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-STARTUP = """\
+STARTUP = f"""\
 # Written by docs/_ext/notebook_figures.py at every build; do not edit.
-from chapter3.plotting import register_light_dark_display
+import sys
+
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})  # docs/_ext: figure_style
+
+from figure_style import register_light_dark_display
 
 register_light_dark_display()
 """
@@ -36,9 +40,8 @@ def _install(app, config) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != STARTUP:
         path.write_text(STARTUP)
-    os.environ["IPYTHONDIR"] = str(
-        ipython_dir
-    )  # inherited by the kernels myst-nb starts
+    # inherited by the kernels myst-nb starts
+    os.environ["IPYTHONDIR"] = str(ipython_dir)
 
 
 def setup(app):

@@ -10,6 +10,7 @@ import torch
 from fig_style import Theme, arrow, box, canvas, matrix, text
 
 # The chapter's example: one sample, two heads of three tokens and four features each.
+# (B=1, H=2, T=3, head_dim=4)
 CHAPTER_A = torch.tensor(
     [
         [
@@ -25,7 +26,7 @@ CHAPTER_A = torch.tensor(
             ],
         ]
     ]
-)  # (B=1, H=2, T=3, head_dim=4)
+)
 
 
 def wrapper_vs_split(theme: Theme):

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
-from chapter3.plotting import text_color_on  # noqa: E402
+from chapter3.heatmap import text_color_on  # noqa: E402
 
 
 @dataclass(frozen=True)

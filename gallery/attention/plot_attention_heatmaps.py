@@ -16,15 +16,14 @@ hidden.
 import matplotlib.pyplot as plt
 import torch
 
+from chapter3.heatmap import annotate_heatmap
 from chapter3.inputs import INPUT_WORDS, example_inputs
 from chapter3.masks import causal_attend_mask, masked_softmax
-from chapter3.plotting import annotate_heatmap
 from chapter3.self_attention import SelfAttention_v2
 from chapter3.simple_attention import all_attn_scores
 
-torch.set_num_threads(
-    1
-)  # the printed digits do not depend on the machine's thread count
+# the printed digits do not depend on the machine's thread count
+torch.set_num_threads(1)
 torch.set_printoptions(precision=4, sci_mode=False)
 
 inputs = example_inputs()  # (T=6, d_in=3)

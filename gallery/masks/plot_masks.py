@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from chapter3.causal import CausalAttention
+from chapter3.heatmap import annotate_heatmap
 from chapter3.inputs import INPUT_WORDS, example_inputs
 from chapter3.masks import (
     causal_attend_mask,
@@ -26,12 +27,12 @@ from chapter3.masks import (
     masked_softmax,
     padding_attend_mask,
 )
-from chapter3.plotting import annotate_heatmap
 
 torch.set_num_threads(1)
 torch.set_printoptions(precision=4, sci_mode=False)
 
 PAD = 0
+# (B=4, L=5)
 tokens = torch.tensor(
     [
         [1, 2, 3, PAD, PAD],  # Your journey starts
@@ -39,7 +40,7 @@ tokens = torch.tensor(
         [1, 2, 3, 4, PAD],  # Your journey starts with
         [4, 5, 6, PAD, PAD],  # with one step
     ]
-)  # (B=4, L=5)
+)
 pad = padding_attend_mask(tokens, pad_id=PAD)  # (4, 5)
 future = causal_attend_mask(tokens.shape[1])  # (5, 5)
 mask = combine_attend_masks(pad, future)  # (4, 1, 5, 5)

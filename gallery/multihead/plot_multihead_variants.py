@@ -43,9 +43,8 @@ mha = MultiHeadAttention(
 ).eval()
 fused = copy_to_fused(mha).eval()
 torch_mha = to_torch_multihead(mha).eval()
-hide_future = ~causal_attend_mask(
-    num_tokens
-)  # nn.MultiheadAttention: True = HIDE (the opposite!)
+# nn.MultiheadAttention: True = HIDE (the opposite!)
+hide_future = ~causal_attend_mask(num_tokens)
 
 # %%
 # The wrapper has one :class:`~chapter3.causal.CausalAttention` per head and no output

@@ -1,4 +1,7 @@
-"""Measurements too long for the tests: ``make bench`` runs ``python -m chapter3.bench``.
+"""Measurements too long for the tests: ``make bench`` runs ``python -m bench``.
+
+This is a tool of the repository, not a part of the ``chapter3`` package (the wheel a reader
+installs holds the book's code only).
 
 Each section is a function that returns plain data; :func:`main` runs them, prints a table per
 section and writes everything, with the machine, the date, the load and the command, to
@@ -43,24 +46,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils import benchmark
 
+from chapter3.adder.ablations import ablation_recipes
 from chapter3.adder.checkpoints import load_checkpoint
 from chapter3.adder.data import all_equations
 from chapter3.adder.decoding import benchmark_decoding
 from chapter3.adder.heads import general_head_claims
-from chapter3.adder.training import FAST_RECIPE, Recipe, train
+from chapter3.adder.training import Recipe, train
 from chapter3.gpt import GPTConfig, GPTDecoder, count_parameters
 from chapter3.masks import causal_attend_mask
 from chapter3.multihead import (
     MultiHeadAttention,
     copy_to_fused,
     copy_to_wrapper,
+    masked_attention,
     to_torch_multihead,
 )
 
@@ -124,22 +128,23 @@ class CombinedQKVAttention(nn.Module):
         self.qkv = nn.Linear(d_in, 3 * d_out, bias=False)
         self.out_proj = nn.Linear(d_out, d_out)
         self.register_buffer(
-            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)
+            "attend",
+            torch.ones(context_length, context_length, dtype=torch.bool).tril(),
         )
 
     def forward(self, x):
         b, t, _ = x.shape
         qkv = self.qkv(x).view(b, t, 3, self.num_heads, self.head_dim)
         queries, keys, values = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, d_head)
-        scores = queries @ keys.transpose(-2, -1)  # (B, H, T, T)
-        scores = scores.masked_fill(self.mask.bool()[:t, :t], float("-inf"))
-        weights = torch.softmax(scores / self.head_dim**0.5, dim=-1)
-        context = (weights @ values).transpose(1, 2).reshape(b, t, self.d_out)
+        attend = self.attend[:t, :t]  # (T, T), True = may attend
+        context = masked_attention(queries, keys, values, attend, nn.Identity())
+        context = context.transpose(1, 2).reshape(b, t, self.d_out)
         return self.out_proj(context)  # (B, T, d_out)
 
 
 class EinsumAttention(nn.Module):
-    """The same computation written with :func:`torch.einsum` for every product."""
+    """The same computation with :func:`torch.einsum` for the projections and the head split
+    (one ``"btc,hdc->bhtd"`` product per projection: no ``transpose`` of activations)."""
 
     def __init__(self, d_in, d_out, context_length, num_heads):
         super().__init__()
@@ -149,19 +154,25 @@ class EinsumAttention(nn.Module):
         self.W_value = nn.Parameter(torch.empty(d_out, d_in))
         self.out_proj = nn.Linear(d_out, d_out)
         self.register_buffer(
-            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1)
+            "attend",
+            torch.ones(context_length, context_length, dtype=torch.bool).tril(),
         )
 
     def forward(self, x):
         b, t, _ = x.shape
         h, d = self.num_heads, self.head_dim
-        queries = torch.einsum("btc,oc->bto", x, self.W_query).view(b, t, h, d)
-        keys = torch.einsum("btc,oc->bto", x, self.W_key).view(b, t, h, d)
-        values = torch.einsum("btc,oc->bto", x, self.W_value).view(b, t, h, d)
-        scores = torch.einsum("bqhd,bkhd->bhqk", queries, keys)  # (B, H, T, T)
-        scores = scores.masked_fill(self.mask.bool()[:t, :t], float("-inf"))
-        weights = torch.softmax(scores / d**0.5, dim=-1)
-        context = torch.einsum("bhqk,bkhd->bqhd", weights, values)  # (B, T, H, d_head)
+
+        def heads(weight):  # (B, T, d_in) → (B, H, T, d_head)
+            return torch.einsum("btc,hdc->bhtd", x, weight.view(h, d, -1))
+
+        queries, keys, values = (
+            heads(self.W_query),
+            heads(self.W_key),
+            heads(self.W_value),
+        )
+        attend = self.attend[:t, :t]  # (T, T), True = may attend
+        context = masked_attention(queries, keys, values, attend, nn.Identity())
+        context = torch.einsum("bhtd->bthd", context)  # (B, T, H, d_head)
         return self.out_proj(context.reshape(b, t, self.d_out))
 
 
@@ -223,9 +234,8 @@ def bench_attention(
     mha = MultiHeadAttention(d_model, d_model, seq_len, 0.0, num_heads)
     variants = attention_variants(mha)
     for module, _ in variants.values():
-        module.to(
-            device=device, dtype=dtype
-        ).train()  # dropout is 0: same in either mode
+        # dropout is 0: the same in either mode
+        module.to(device=device, dtype=dtype).train()
     x = torch.randn(batch_size, seq_len, d_model, device=device, dtype=dtype)
     with torch.no_grad():
         expected = mha(x).float()
@@ -442,70 +452,6 @@ def summarize_seed_runs(rows: Sequence[dict]) -> dict:
 
 
 # --- section 4: ablations --------------------------------------------------------------------
-def ablation_recipes(quick: bool = False) -> dict[str, Recipe]:
-    """The variants of the fast recipe that the frontier page compares (name -> recipe)."""
-    base = FAST_RECIPE
-    if quick:
-        tiny = GPTConfig(d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
-        return {
-            "tiny": replace(base, name="tiny", model=tiny, epochs=1, extra_epochs=0),
-            "tiny, answer reversed": replace(
-                base,
-                name="tiny-reversed",
-                model=tiny,
-                epochs=1,
-                extra_epochs=0,
-                reverse_answer=True,
-            ),
-        }
-    model = base.model
-
-    def variant(name, budget=2, **changes):
-        config = replace(model, **changes.pop("model", {}))
-        return replace(
-            base, name=name, model=config, epochs=base.epochs * budget, **changes
-        )
-
-    shape = f"{model.num_layers} layers, width {model.d_model}, {model.num_heads} heads"
-    return {
-        f"fast recipe ({shape})": variant("fast", budget=1),
-        "answer reversed (ones digit first)": variant(
-            "reversed", budget=1, reverse_answer=True
-        ),
-        "1 layer": variant("1-layer", model={"num_layers": 1}),
-        "1 layer, answer reversed": variant(
-            "1-layer-reversed", model={"num_layers": 1}, reverse_answer=True
-        ),
-        "width 64, 4 heads": variant(
-            "width-64-4-heads", model={"d_model": 64, "num_heads": 4}
-        ),
-        "4 heads": variant("4-heads", model={"num_heads": 4}),
-        "2 heads": variant("2-heads", model={"num_heads": 2}),
-        "1 head": variant("1-head", model={"num_heads": 1}),
-        "width 32": variant(
-            "width-32", model={"d_model": 32, "d_ff": 64, "num_heads": 4}
-        ),
-        "width 32, 2 heads": variant(
-            "width-32-2-heads", model={"d_model": 32, "d_ff": 64, "num_heads": 2}
-        ),
-        "width 32, 1 layer": variant(
-            "width-32-1-layer",
-            model={"d_model": 32, "d_ff": 64, "num_heads": 4, "num_layers": 1},
-        ),
-        "width 32, 1 layer, answer reversed": variant(
-            "width-32-1-layer-reversed",
-            model={"d_model": 32, "d_ff": 64, "num_heads": 4, "num_layers": 1},
-            reverse_answer=True,
-        ),
-        "width 16": variant(
-            "width-16", model={"d_model": 16, "d_ff": 32, "num_heads": 4}
-        ),
-        "width 16, 2 heads": variant(
-            "width-16-2-heads", model={"d_model": 16, "d_ff": 32, "num_heads": 2}
-        ),
-    }
-
-
 def run_ablation(name: str, recipe: Recipe) -> dict:
     """Train one variant (stopping when the validation part is all right) and score it."""
     start = time.perf_counter()
@@ -610,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench_path, ablation_path = out / "bench.json", out / "ablations.json"
     command = "make bench QUICK=1" if quick else "make bench"
     if args.sections != list(SECTIONS) or args.seeds != list(range(10)):
-        command = f"python -m chapter3.bench --sections {' '.join(args.sections)}"
+        command = f"python -m bench --sections {' '.join(args.sections)}"
         if args.seeds != list(range(10)) and "seeds" in args.sections:
             command += f" --seeds {' '.join(map(str, args.seeds))}"
 
@@ -788,7 +734,6 @@ __all__ = [
     "cpu_capability_of",
     "bench_seeds",
     "summarize_seed_runs",
-    "ablation_recipes",
     "run_ablation",
     "bench_ablations",
     "bench_decoding",
