@@ -34,6 +34,7 @@ import copy
 import importlib
 import inspect
 import io
+import posixpath
 import re
 import textwrap
 import tokenize
@@ -514,9 +515,7 @@ def teaching_view(
         elif name in imports:
             header.append(imports[name])
     header = _sorted_imports(header)
-    if _annotations_name(body, defined_names(body)):
-        # ``-> KVCache`` inside class KVCache: an annotation that names the class being defined
-        header = ["from __future__ import annotations", "", *header]
+    body = _quote_forward_references(body)
     if from_earlier:
         names = ", ".join(from_earlier)
         where = "the listings above" if len(from_earlier) > 1 else "a listing above"
@@ -524,20 +523,33 @@ def teaching_view(
     return Teaching(header, body + "\n", hidden, docstrings, from_earlier)
 
 
-def _annotations_name(code: str, names: set[str]) -> bool:
-    """Whether an annotation in ``code`` uses one of ``names``."""
-    for node in ast.walk(ast.parse(code)):
-        notes = []
+def _quote_forward_references(code: str) -> str:
+    """``-> KVCache`` inside class KVCache becomes ``-> "KVCache"``.
+
+    The package's modules use ``from __future__ import annotations``; a listing pasted on its
+    own would evaluate an annotation that names the class being defined before it exists.
+    """
+    names = defined_names(code)
+    tree = ast.parse(code)
+    notes = []
+    for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             notes.append(node.returns)
-        if isinstance(node, ast.arg):
+        elif isinstance(node, ast.arg):
             notes.append(node.annotation)
-        if isinstance(node, ast.AnnAssign):
+        elif isinstance(node, ast.AnnAssign):
             notes.append(node.annotation)
-        for note in filter(None, notes):
-            if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(note)):
-                return True
-    return False
+    lines = [line.encode() for line in code.split("\n")]
+    edits = []
+    for note in filter(None, notes):
+        if note.lineno != note.end_lineno or isinstance(note, ast.Constant):
+            continue
+        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(note)):
+            edits.append((note.lineno, note.col_offset, note.end_col_offset))
+    for lineno, begin, end in sorted(edits, reverse=True):
+        line = lines[lineno - 1]
+        lines[lineno - 1] = line[:begin] + b'"' + line[begin:end] + b'"' + line[end:]
+    return b"\n".join(lines).decode()
 
 
 def defined_names(code: str) -> set[str]:
@@ -569,12 +581,26 @@ class TeachingLiteralInclude(LiteralInclude):
                 block.rawsource = view.text
                 block.children = [nodes.Text(view.text)]
             out.append(node)
+        out.append(self.note(view, path, target, env.docname))
+        return out
+
+    @staticmethod
+    def note(view: Teaching, path: Path, target: str, docname: str) -> nodes.paragraph:
+        """What the listing leaves out; links to its full source and to its API entry."""
         note = nodes.paragraph(classes=["listing-note"])
         left_out = view.note
-        if left_out:
-            note += nodes.Text(f"Shown without its {left_out}; the full source: ")
-        else:
-            note += nodes.Text("The full source: ")
+        note += nodes.Text(f"Shown without its {left_out}. " if left_out else "")
+        # sphinx.ext.viewcode's page of the module; its anchor is the object's qualname
+        qualname = target.removeprefix(module_name(path) + ".")
+        page = "_modules/" + module_name(path).replace(".", "/") + ".html"
+        uri = posixpath.relpath(page, posixpath.dirname(docname) or ".")
+        note += nodes.Text("Full source, checks included: ")
+        source = nodes.reference(
+            "", "", refuri=f"{uri}#{qualname}", classes=["listing-source"]
+        )
+        source += nodes.literal(path.name, path.name)
+        note += source
+        note += nodes.Text(" · API: ")
         xref = addnodes.pending_xref(
             "",
             refdomain="py",
@@ -585,9 +611,8 @@ class TeachingLiteralInclude(LiteralInclude):
         )
         xref += nodes.literal(target, target, classes=["xref", "py", "py-obj"])
         note += xref
-        note += nodes.Text(" (API page, with its [source] link).")
-        out.append(note)
-        return out
+        note += nodes.Text(".")
+        return note
 
 
 def setup(app):

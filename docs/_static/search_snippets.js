@@ -14,7 +14,8 @@
   };
   const texToText = (tex) => {
     let s = tex.replace(/^\\[([]|\\[)\]]$/g, "").replace(/^\$+|\$+$/g, "");
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 5; i++) {  // innermost braces first
+      s = s.replace(/([_^])\{([^{}]*)\}/g, "$1$2");
       s = s.replace(/\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, "($1)/($2)");
       s = s.replace(/\\sqrt\s*\{([^{}]*)\}/g, "√($1)");
       s = s.replace(/\\(?:text|mathrm|mathbf|mathit|operatorname|boldsymbol|mathbb|mathcal)\s*\{([^{}]*)\}/g, "$1");

@@ -149,3 +149,35 @@ def test_page_weight(desktop, base_url, name):
     )
     dark = [u for u in urls if "_dark." in u or "-dark." in u]
     assert not dark, f"{name} in light mode downloads dark figures: {dark}"
+
+
+def test_every_listing_links_its_full_source(desktop, base_url):
+    """The note under each listing links the module's source at the object, and its API entry."""
+    pages = [
+        p for p in book_pages() if 'class="listing-note"' in (SITE / p).read_text()
+    ]
+    assert pages, "no page shows a teaching listing"
+    page = desktop.new_page()
+    problems = []
+    for name in pages:
+        page.goto(base_url + name, wait_until="load")
+        notes = page.eval_on_selector_all(
+            "p.listing-note",
+            """notes => notes.map(n => ({
+                source: (n.querySelector('a.listing-source') || {}).href,
+                api: (n.querySelector('a.reference.internal code.xref') || null) !== null}))""",
+        )
+        for note in notes:
+            if not note["api"]:
+                problems.append(f"{name}: a listing note without its API link")
+            if not note["source"]:
+                problems.append(f"{name}: a listing note without its source link")
+                continue
+            url, _, anchor = note["source"].partition("#")
+            target = desktop.new_page()
+            response = target.goto(url, wait_until="load")
+            if not response.ok or not target.locator(f'[id="{anchor}"]').count():
+                problems.append(f"{name}: {note['source']} does not lead to the code")
+            target.close()
+    page.close()
+    assert not problems, "\n".join(problems)
