@@ -421,3 +421,38 @@ def test_listing_computes_what_the_package_computes(page, name):
     failures.clear()
     checked += _docstring_examples(package, module, name, shown)
     assert checked, f"nothing compares {name} on {page} with the package: add a probe"
+
+
+# At 1280 px a code block of the book holds 90 columns (measured in Chromium; the browser
+# test tests/browser/test_reading.py checks every block of the built book). Notebook cells
+# and gallery code are held to that here, without a build.
+CODE_BLOCK_COLUMNS = 90
+CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+
+
+def _gallery_code_lines(path: Path):
+    """The lines of a gallery script that show as code (not its docstring or text blocks)."""
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    doc_end = tree.body[0].end_lineno if ast.get_docstring(tree) else 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if number > doc_end and not line.startswith("#"):
+            yield number, line
+
+
+def test_notebook_cells_and_gallery_code_fit_a_code_block():
+    wide = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for cell in CELL.finditer(page.read_text(encoding="utf-8")):
+            wide += [
+                f"{page.name}: {line}"
+                for line in cell[1].splitlines()
+                if len(line) > CODE_BLOCK_COLUMNS
+            ]
+    for script in sorted((ROOT / "gallery").rglob("plot_*.py")):
+        wide += [
+            f"{script.name}:{n}: {line}"
+            for n, line in _gallery_code_lines(script)
+            if len(line) > CODE_BLOCK_COLUMNS
+        ]
+    assert not wide, "lines wider than a code block:\n" + "\n".join(wide)
