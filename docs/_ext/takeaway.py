@@ -677,6 +677,12 @@ def _clean_output(output: dict) -> dict:
         output["text"] = _joined(output["text"])
     if "data" in output:
         output["data"] = {mime: _joined(v) for mime, v in output["data"].items()}
+        # A figure comes as a PNG and as the page's light/dark pair of images (HTML, both
+        # inline, docs/_ext/notebook_figures.py): a notebook shows the PNG, so the pair goes.
+        if "image/png" in output["data"] and "only-dark" in output["data"].get(
+            "text/html", ""
+        ):
+            del output["data"]["text/html"]
     if "traceback" in output:
         output["traceback"] = list(output["traceback"])
     if "execution_count" in output:
