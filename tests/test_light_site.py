@@ -104,14 +104,17 @@ def test_palette_png_is_smaller_and_keeps_size_and_transparency(tmp_path):
 
 
 def test_a_notebook_keeps_the_png_of_a_figure_not_the_light_dark_pair():
+    png = _png(size=(400, 300))
     output = {
         "output_type": "display_data",
         "data": {
-            "image/png": "iVBOR",
+            "image/png": base64.b64encode(png).decode(),
             "text/html": '<img class="only-light" src="x"/><img class="only-dark" src="y"/>',
             "text/plain": "<Figure>",
         },
     }
-    assert sorted(_clean_output(output)["data"]) == ["image/png", "text/plain"]
+    kept = _clean_output(output)["data"]
+    assert sorted(kept) == ["image/png", "text/plain"]
+    assert len(base64.b64decode(kept["image/png"])) < len(png)  # with a palette
     table = {"output_type": "display_data", "data": {"text/html": "<table></table>"}}
     assert _clean_output(table)["data"] == {"text/html": "<table></table>"}

@@ -116,24 +116,34 @@ def prune_mathjax(app, exception) -> None:
             path.unlink()
 
 
-def palette_png(path: Path) -> bool:
-    """Store the PNG at ``path`` with a 256-colour palette if that makes it smaller."""
+def palette_bytes(data: bytes) -> bytes:
+    """The PNG ``data`` with a 256-colour palette, or ``data`` itself if not smaller."""
     import io
 
     from PIL import Image
 
-    with Image.open(path) as image:
-        if image.mode == "P":
-            return False
-        image.load()
-        palette = image.convert("RGBA").quantize(
-            256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
-        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG" or image.mode == "P":
+                return data
+            image.load()
+            palette = image.convert("RGBA").quantize(
+                256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+            )
+    except (OSError, ValueError):  # not an image Pillow reads: kept as it is
+        return data
     buffer = io.BytesIO()
     palette.save(buffer, "PNG", optimize=True)
-    if buffer.tell() >= path.stat().st_size:
+    return buffer.getvalue() if buffer.tell() < len(data) else data
+
+
+def palette_png(path: Path) -> bool:
+    """Store the PNG at ``path`` with a 256-colour palette if that makes it smaller."""
+    data = path.read_bytes()
+    smaller = palette_bytes(data)
+    if smaller is data:
         return False
-    path.write_bytes(buffer.getvalue())
+    path.write_bytes(smaller)
     return True
 
 
