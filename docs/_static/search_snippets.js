@@ -10,10 +10,11 @@
     omega: "ω", Omega: "Ω", Sigma: "Σ", sum: "Σ", prod: "Π", infty: "∞", cdot: "·",
     times: "×", top: "ᵀ", in: "∈", le: "≤", leq: "≤", ge: "≥", geq: "≥", ne: "≠",
     neq: "≠", approx: "≈", to: "→", rightarrow: "→", ldots: "…", dots: "…", cdots: "⋯",
-    sqrt: "√", exp: "exp", log: "log", max: "max", min: "min", softmax: "softmax",
+    sqrt: "√", quad: " ", qquad: " ", exp: "exp", log: "log", max: "max", min: "min", softmax: "softmax",
   };
   const texToText = (tex) => {
-    let s = tex.replace(/^\\[([]|\\[)\]]$/g, "").replace(/^\$+|\$+$/g, "");
+    let s = tex.trim().replace(/^\\[[(]/, "").replace(/\\[\])]$/, "");
+    s = s.replace(/^\$+|\$+$/g, "");
     for (let i = 0; i < 5; i++) {  // innermost braces first
       s = s.replace(/([_^])\{([^{}]*)\}/g, "$1$2");
       s = s.replace(/\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, "($1)/($2)");
