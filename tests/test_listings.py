@@ -431,12 +431,30 @@ CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
 
 
 def _gallery_code_lines(path: Path):
-    """The lines of a gallery script that show as code (not its docstring or text blocks)."""
+    """The lines of a gallery script shown as code: not its docstring or text blocks (code
+    comments are code)."""
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text)
     doc_end = tree.body[0].end_lineno if ast.get_docstring(tree) else 0
+    in_text = False  # a text block: the comment lines that follow a "# %%" line
+    hidden = False  # between sphinx_gallery_start_ignore and _end_ignore: not shown
     for number, line in enumerate(text.splitlines(), 1):
-        if number > doc_end and not line.startswith("#"):
+        if number <= doc_end:
+            continue
+        if line.strip() in (
+            "# sphinx_gallery_start_ignore",
+            "# sphinx_gallery_end_ignore",
+        ):
+            hidden = line.strip().endswith("start_ignore")
+            continue
+        if hidden:
+            continue
+        if line.startswith("# %%"):
+            in_text = True
+        elif in_text and line.startswith("#"):
+            continue
+        else:
+            in_text = False
             yield number, line
 
 
