@@ -50,7 +50,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 html: $(STAMP)
-	$(SPHINX) -b html -c . $(SPHINXOPTS) docs $(BUILD)/html
+	$(SPHINX) -b html -c . $(SPHINXOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
 	@echo "The book is at $(abspath $(BUILD))/html/index.html"
 
 # The doctest builder runs {doctest} blocks of every page and the >>> examples of the

@@ -44,6 +44,10 @@ extensions = [
     "takeaway",
     "wheel",
     "alt_text",
+    # A lighter site (issue 19): only the MathJax files pages load, lazy light/dark figures.
+    "light_site",
+    # Search ranks the page that introduces a chapter word first; snippets in plain text.
+    "search_terms",
 ]
 
 # The watched sources: a change in any of them re-executes every page and gallery script.
@@ -167,7 +171,19 @@ copybutton_only_copy_prompt_lines = True
 copybutton_copy_empty_lines = False  # a blank line of a doctest's output is output too
 copybutton_selector = "div:not(.output):not(.sphx-glr-script-out) > div.highlight pre"
 html_favicon = "docs/_static/favicon.svg"
-html_css_files = ["takeaway.css"]
+html_css_files = ["takeaway.css", "reading.css"]
+# A page's Markdown source is not copied into the site (the page offers itself as a notebook
+# and a script instead): 0.4 MB less to ship (issue 19).
+html_copy_source = False
+
+# --- search: the page that introduces each of the chapter's own words ranks first -----------
+# (docs/_ext/search_terms.py: a main index entry at the word's first use on that page)
+search_introduced = {
+    "softmax": "ch3_3_simple_self_attention",
+    "query": "ch3_3_simple_self_attention",
+    "causal": "ch3_5_causal_attention",
+    "mask": "ch3_5_causal_attention",
+}
 # The torch the "Run it yourself" page tells a reader to install (the Makefile's pin).
 run_it_torch = "torch==2.13.0"
 

@@ -38,6 +38,7 @@ import textwrap
 from pathlib import Path
 
 from docutils import nodes
+from light_site import palette_bytes
 from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
@@ -644,6 +645,8 @@ class PageConverter:
         mime = mimetypes.guess_type(path.name)[0] or "image/png"
         name = path.name
         data = path.read_bytes()
+        if mime == "image/png":
+            data = palette_bytes(data)  # as the site stores it (light_site.py)
         if mime == "image/svg+xml":
             encoded = data.decode("utf-8")
         else:
@@ -677,6 +680,15 @@ def _clean_output(output: dict) -> dict:
         output["text"] = _joined(output["text"])
     if "data" in output:
         output["data"] = {mime: _joined(v) for mime, v in output["data"].items()}
+        # A figure comes as a PNG and as the page's light/dark pair of images (HTML, both
+        # inline, docs/_ext/notebook_figures.py): a notebook shows the PNG, so the pair goes.
+        if "image/png" in output["data"] and "only-dark" in output["data"].get(
+            "text/html", ""
+        ):
+            del output["data"]["text/html"]
+        if "image/png" in output["data"]:
+            png = base64.b64decode(output["data"]["image/png"])
+            output["data"]["image/png"] = base64.b64encode(palette_bytes(png)).decode()
     if "traceback" in output:
         output["traceback"] = list(output["traceback"])
     if "execution_count" in output:

@@ -140,10 +140,10 @@ class RunItCommands(SphinxDirective):
             (f'pip install "./{wheel}[plots]"', "the book's package, with matplotlib"),
             ("pip install jupyterlab", "to open the notebooks"),
         ]
-        width = max(len(command) for command, _ in lines) + 2
+        # Each note on its own line above its command: aligned to the right of the longest
+        # command (the wheel's name) they made the block scroll sideways at 1280 px.
         commands = "\n".join(
-            (command.ljust(width) + f"# {note}") if note else command
-            for command, note in lines
+            (f"# {note}\n{command}") if note else command for command, note in lines
         )
         block = nodes.literal_block(commands, commands, language="bash")
         return [download, block]

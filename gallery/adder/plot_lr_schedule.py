@@ -40,8 +40,8 @@ def lr_per_step(recipe):
     """The learning rate of every optimiser step of ``recipe``, and its warm-up in steps.
 
     The scheduler is the one :func:`~chapter3.adder.training.train` builds
-    (:func:`~chapter3.adder.training.make_schedule`), fed the number of batches of the recipe's own
-    training loader; the rates are read back from the optimiser step by step.
+    (:func:`~chapter3.adder.training.make_schedule`), fed the number of batches of the
+    recipe's own training loader; the rates are read back from the optimiser step by step.
     """
     steps_per_epoch = len(build_data(recipe).train_loader)
     param = torch.zeros(1, requires_grad=True)

@@ -37,7 +37,8 @@ print(
     f"d_model={config.d_model}, {count_parameters(model):,} parameters"
 )
 print(
-    f"{history.num_train} training, {history.num_val} validation and {history.num_test} test "
+    f"{history.num_train} training, {history.num_val} validation and "
+    f"{history.num_test} test "
     f"equations; test equations also in the training split: {history.test_in_train}"
 )
 print(
@@ -110,7 +111,7 @@ questions = ["15+57=", "99+99=", "50+50=", "0+0=", "9+1=", "45+55=", "1+99=", "7
 
 
 def carries_twice(equation):
-    """Both columns carry: the ones digits sum to 10 or more, and so do the tens plus 1."""
+    """Both columns carry: the ones digits sum to 10 or more, so do the tens plus 1."""
     a, b = int(equation[0:2]), int(equation[3:5])
     return a % 10 + b % 10 >= 10 and a // 10 + b // 10 + 1 >= 10
 

@@ -50,7 +50,8 @@ print(
     f"{num_layers} layers x {num_heads} heads, maps of shape {tuple(attention[0].shape)}"
 )
 
-# Positions of the input <BOS> a1 a0 + b1 b0 = c2 c1 c0: the rows at 6, 7, 8 predict c2, c1, c0.
+# Positions of the input <BOS> a1 a0 + b1 b0 = c2 c1 c0:
+# the rows at 6, 7, 8 predict c2, c1, c0.
 ANSWER_ROWS = {6: "hundreds", 7: "tens", 8: "ones"}
 
 
@@ -124,7 +125,8 @@ GROUPS = {
     "= and answer so far": [6, 7, 8],
     "BOS and +": [0, 3],
 }
-# mass[row][group] = one mean weight per (layer, head), layer by layer: L0H0, L0H1, ..., L1H0, ...
+# mass[row][group] = one mean weight per (layer, head), layer by layer:
+# L0H0, L0H1, ..., L1H0, ...
 mass = {
     row: {
         group: [

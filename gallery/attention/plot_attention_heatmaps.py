@@ -67,7 +67,7 @@ print(attn_weights_3_5)
 # The three matrices side by side
 # -------------------------------
 def heatmap(ax, weights, title, hidden=None):
-    """Draw a (T, T) weight matrix with the tokens on both axes and every value written in."""
+    """Draw a (T, T) weight matrix, the tokens on both axes and every value written in."""
     ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(INPUT_WORDS)), INPUT_WORDS, rotation=45, ha="right")
     ax.set_yticks(range(len(INPUT_WORDS)), INPUT_WORDS)
@@ -80,7 +80,9 @@ def heatmap(ax, weights, title, hidden=None):
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), layout="constrained")
 heatmap(axes[0], attn_weights_3_3, "3.3 no trainable weights:\nsoftmax(x · xᵀ)")
 heatmap(
-    axes[1], attn_weights_3_4, "3.4 SelfAttention_v2 (seed 789):\nsoftmax(q · kᵀ / √2)"
+    axes[1],
+    attn_weights_3_4,
+    "3.4 SelfAttention_v2 (seed 789):\nsoftmax(q · kᵀ / √2)",
 )
 heatmap(
     axes[2],
@@ -90,7 +92,8 @@ heatmap(
 )
 axes[0].set_ylabel("query (row sums to 1)")
 fig.suptitle(
-    'Attention weights of "Your journey starts with one step": rows are queries, columns are keys'
+    'Attention weights of "Your journey starts with one step": '
+    "rows are queries, columns are keys"
 )
 plt.show()
 

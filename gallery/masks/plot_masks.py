@@ -114,7 +114,7 @@ ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.5)
 with torch.no_grad():
     keys = ca.W_key(inputs)  # (6, 2)
     attn_scores = ca.W_query(inputs) @ keys.T  # (6, 6)
-    # the module's own buffer: 1 = hide (float, as in the chapter); flipped to True = attend
+    # the module's own buffer: 1 = hide (float, as in the chapter); flipped: True = attend
     attend = ~ca.mask.bool()[:6, :6]
     attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
     torch.manual_seed(123)
@@ -123,7 +123,8 @@ with torch.no_grad():
 print("row sums before dropout:", attn_weights.sum(dim=-1))
 print("row sums after dropout: ", dropped.sum(dim=-1))
 print(
-    f"zeroed: {int(((dropped == 0) & attend).sum())} of the {int(attend.sum())} visible weights"
+    f"zeroed: {int(((dropped == 0) & attend).sum())} "
+    f"of the {int(attend.sum())} visible weights"
 )
 
 # %%
@@ -143,7 +144,8 @@ weights_heatmap(ax_before, attn_weights, "causal weights (rows sum to 1)")
 weights_heatmap(ax_after, dropped, "after Dropout(0.5), training mode")
 ax_before.set_ylabel("query")
 fig.suptitle(
-    "What dropout does to causal attention weights: about half are zeroed, the rest doubled"
+    "What dropout does to causal attention weights: "
+    "about half are zeroed, the rest doubled"
 )
 plt.show()
 
