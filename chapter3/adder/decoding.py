@@ -254,6 +254,11 @@ def complete_one(
         raise TypeError(
             f"prompt must be a tensor of token ids, got {type(prompt).__name__}"
         )
+    if not (prompt.dim() == 1 or (prompt.dim() == 2 and prompt.size(0) == 1)):
+        raise ValueError(
+            "complete_one completes one prompt, a (T,) or (1, T) tensor, got shape "
+            f"{tuple(prompt.shape)}; use greedy_decode for a (B, T) batch"
+        )
     leading = _check_prompts(model, prompt.reshape(1, -1), max_new_tokens)
     x = prompt.long().view(1, -1)[:, int(leading[0]) :].to(_device(model))
     with _eval_mode(model):
@@ -405,6 +410,7 @@ def benchmark_decoding(model: nn.Module, equations, repeats: int = 3) -> dict:
     speed-ups over the loop, and whether all three gave the same predictions.
     """
     equations = _as_strings(equations)
+    repeats = check_positive_int(repeats, "repeats")
 
     def best(use_cache: bool) -> EvalResult:
         runs = [evaluate(model, equations, use_cache) for _ in range(repeats)]
