@@ -262,8 +262,13 @@ def _read_payload(path: Path):
             f"{path} is {info.st_size:,} bytes, more than an adder checkpoint can be "
             f"({MAX_CHECKPOINT_BYTES:,})"
         )
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_CHECKPOINT_BYTES + 1)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CHECKPOINT_BYTES + 1)
+    except OSError as error:
+        raise ValueError(
+            f"{path} cannot be read: {error.strerror or one_line(error)}"
+        ) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -475,6 +480,8 @@ def cache_path(recipe="fast", cache_dir=None) -> Path:
     ``ATEN_CPU_CAPABILITY`` changes) and torch's version: each trains its own model.
     """
     recipe = get_recipe(recipe)
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir must be a str or a Path, got {cache_dir!r}")
     kernels = f"{torch.__version__}|{torch.backends.cpu.get_cpu_capability()}"
     key = f"{source_hash()}|{recipe!r}|{kernels}"
     key = hashlib.sha256(key.encode()).hexdigest()[:16]

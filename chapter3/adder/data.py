@@ -151,6 +151,10 @@ class PadCollate:
 
     def __init__(self, pad_id: int = PAD) -> None:
         self.pad_id = check_int(pad_id, "pad_id")
+        if not 0 <= self.pad_id < VOCAB_SIZE:
+            raise ValueError(
+                f"pad_id must be a token id 0..{VOCAB_SIZE - 1}, got {pad_id}"
+            )
 
     def __call__(self, batch: list[torch.Tensor]) -> torch.Tensor:
         _check_token_rows(batch)

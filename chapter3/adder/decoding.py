@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from chapter3._checks import check_bool, check_decoder_model, check_positive_int
 from chapter3.adder.data import split_strings
@@ -196,6 +197,21 @@ def prefill_shared_prefixes(
     >>> shared, cache.length, cache.keys[0].shape  # 2 distinct prefixes of 4 tokens, not 4
     (4, 4, torch.Size([4, 4, 4, 32]))
     """
+    check_decoder_model(model)
+    if not isinstance(prompts, torch.Tensor) or prompts.dim() != 2:
+        raise ValueError(
+            "prompts must be a (B, T) tensor of token ids, got "
+            + (
+                f"shape {tuple(prompts.shape)}"
+                if isinstance(prompts, torch.Tensor)
+                else type(prompts).__name__
+            )
+        )
+    max_len = check_positive_int(max_len, "max_len")
+    if max_len < prompts.size(1):
+        raise ValueError(
+            f"max_len={max_len} is shorter than the prompts ({prompts.size(1)} tokens)"
+        )
     batch_size, seq_len = prompts.shape
     num_layers = len(model.decoder_blocks)
     vocab_size = model.config.vocab_size
@@ -287,8 +303,13 @@ def _as_strings(equations) -> list[str]:
             "equations must be a list of equation strings like '15+57=072' or a data split, "
             f"got an element {bad!r}"
         )
-    else:
+    elif isinstance(equations, Dataset):
         strings = split_strings(equations)
+    else:
+        raise TypeError(
+            "equations must be a list of equation strings like '15+57=072' or a data "
+            f"split, got {type(equations).__name__}"
+        )
     if not strings:
         raise ValueError("equations is empty: nothing to evaluate")
     digits = [parse_equation(e)[2] for e in strings]

@@ -561,6 +561,8 @@ def validate(model, loader) -> float:
         logits = model(batch.input.to(device), batch.padding_mask.to(device))
         losses.append(adder_loss(logits, batch.target.to(device)).item())
     model.train(was_training)
+    if not losses:
+        raise ValueError("loader is empty: there is no batch to compute a loss on")
     return sum(losses) / len(losses)
 
 
@@ -573,6 +575,7 @@ class LineProgress:
     """
 
     def __init__(self, total: int, desc: str, file=None, parts: int = 4) -> None:
+        check_positive_int(parts, "parts")
         self.total, self.desc, self.file = max(1, total), desc, file
         self.n, self.postfix, self.start = 0, "", time.perf_counter()
         self.marks = [math.ceil(self.total * k / parts) for k in range(1, parts + 1)]
