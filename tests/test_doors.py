@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import signal
 import stat
 import subprocess
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
 from chapter3.adder import checkpoints, cli, data, decoding, training, vocab
@@ -533,3 +536,65 @@ def test_ctrl_c_during_train_exits_130_without_a_traceback(tmp_path):
 def test_recipe_class_is_frozen_and_checked():
     with pytest.raises(TypeError, match="name must be a non-empty str"):
         Recipe(name="")
+
+
+# --- properties: any input is either answered right or refused in one line ------------------
+@given(st.integers(-(2**70), 2**70), st.integers(-3, 12))
+def test_pad_number_pads_exactly_or_refuses(num, length):
+    try:
+        text = vocab.pad_number(num, length)
+    except ValueError as error:
+        assert "\n" not in str(error)
+        assert num < 0 or length < 1 or len(str(num)) > length
+    else:
+        assert len(text) == length and int(text) == num
+
+
+@given(
+    st.lists(st.one_of(st.integers(-50, 50), st.booleans(), st.floats()), max_size=8)
+)
+def test_decode_names_every_id_or_refuses(ids):
+    try:
+        text = vocab.decode(ids)
+    except (ValueError, TypeError) as error:
+        assert "\n" not in str(error)
+        assert any(
+            isinstance(i, (bool, float)) or not 0 <= i < vocab.VOCAB_SIZE for i in ids
+        )
+    else:
+        assert all(type(i) is int and 0 <= i < vocab.VOCAB_SIZE for i in ids)
+        kept = [i for i in ids if i not in (vocab.BOS, vocab.EOS, vocab.PAD)]
+        assert text == "".join(vocab.INDEX_TO_TOKEN[i] for i in kept)
+
+
+@given(st.text(alphabet="0123456789+=-*x ", max_size=12))
+def test_encode_equation_encodes_only_the_shape_a_plus_b_equals_c(text):
+    try:
+        ids = vocab.encode_equation(text)
+    except ValueError as error:
+        assert "\n" not in str(error)
+        assert re.fullmatch(r"[0-9]+\+[0-9]+=[0-9]*", text) is None
+    else:
+        assert re.fullmatch(r"[0-9]+\+[0-9]+=[0-9]*", text) is not None
+        assert vocab.decode(ids) == text
+
+
+@given(
+    st.integers(0, 2**12),
+    st.tuples(
+        st.floats(0, 1, allow_nan=False),
+        st.floats(0, 1, allow_nan=False),
+        st.floats(0, 1, allow_nan=False),
+    ),
+)
+def test_split_sizes_are_never_negative(n, fractions):
+    total = sum(fractions)
+    if total == 0:
+        return
+    fractions = tuple(f / total for f in fractions)
+    try:
+        sizes = data.split_sizes(n, fractions)
+    except ValueError as error:
+        assert "\n" not in str(error)
+    else:
+        assert sum(sizes) == n and min(sizes) >= 0
