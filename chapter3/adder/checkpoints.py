@@ -83,7 +83,9 @@ def check_checkpoint_path(path, name: str = "path") -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or a Path, got {type(path).__name__}")
     text = os.fspath(path)
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str or a Path, got bytes {text!r}")
+    if not text:
         raise ValueError(f"{name} is empty: name a checkpoint file such as adder.pt")
     if text.endswith(("/", os.sep)):
         raise ValueError(
