@@ -167,6 +167,14 @@ def test_numpy_integers_are_integers_and_stored_as_int():
         replace(FAST_RECIPE, epochs=True)
 
 
+@pytest.mark.parametrize("length", [0, 12])
+def test_the_decoder_refuses_a_sequence_of_no_tokens_or_too_many(model, length):
+    with pytest.raises(ValueError, match="outside 1..max_seq_len=11"):
+        model(torch.zeros(2, length, dtype=torch.long))
+    with pytest.raises(ValueError, match="non-empty|max_seq_len"):
+        decoding.greedy_decode(model, torch.zeros(2, length, dtype=torch.long) + 15)
+
+
 def test_four_digit_split_is_drawn_without_listing_every_sum():
     start = time.perf_counter()
     train, val, test = data.disjoint_split(4, (10, 10, 10), seed=3)
