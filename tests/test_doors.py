@@ -392,14 +392,14 @@ def test_special_files_are_named_not_called_directories(tmp_path):
 # --- saves that survive a crash --------------------------------------------------------------
 def test_save_keeps_the_mode_and_removes_stale_temporaries(tmp_path, model):
     path = checkpoints.save_checkpoint(model, tmp_path / "m.pt")
-    os.chmod(path, 0o644)
+    os.chmod(path, 0o604)  # a mode no umask gives a new file
     dead = subprocess.run(["true"]).returncode  # noqa: F841 - a pid that has exited
     stale = [tmp_path / "m.pt.abcd1234.tmp", tmp_path / "m.pt.999999999.0badf00d.tmp"]
     alive = tmp_path / f"m.pt.{os.getppid()}.0123abcd.tmp"  # a live process's save
     for p in [*stale, alive]:
         p.write_bytes(b"half")
     checkpoints.save_checkpoint(model, path)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o604
     assert not any(p.exists() for p in stale) and alive.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.pt", alive.name])
 
