@@ -24,7 +24,7 @@ from torch import nn
 
 from chapter3.adder import checkpoints, cli, data, decoding, training, vocab
 from chapter3.adder.carries import carry_class
-from chapter3.adder.exhaustive import split_equations
+from chapter3.adder.exhaustive import answer_correct, split_equations
 from chapter3.adder.training import FAST_RECIPE, NoamSchedule, Recipe
 from chapter3.gpt import GPTConfig, GPTDecoder
 
@@ -252,6 +252,13 @@ def test_evaluate_scores_an_oracle_as_perfect_and_a_wrong_digit_as_wrong():
     assert wrong.total - wrong.num_correct == expected
     stops = decoding.evaluate(Oracle(wrong_at={9: 3}), equations, use_cache=False)
     assert stops.num_correct == 0  # no <EOS>: nothing is complete
+
+
+def test_the_validation_check_grades_the_answer_and_never_the_padding():
+    tokens = _batch(EQS)
+    assert answer_correct(Oracle(), tokens).tolist() == [True] * len(EQS)
+    wrong = answer_correct(Oracle(wrong_at={7: 9}), tokens).tolist()
+    assert wrong == [e[7] == "9" for e in EQS]
 
 
 def test_validation_loss_is_computed_with_dropout_off():
@@ -529,10 +536,13 @@ def test_ctrl_c_during_train_exits_130_without_a_traceback(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        first = proc.stderr.readline()  # the first progress line: training has begun
-        assert "train (fast)" in first, first
+        seen = []
+        while not seen or "train (fast)" not in seen[-1]:  # training has begun
+            seen.append(proc.stderr.readline())
+            assert seen[-1], f"no progress line: {seen}"
         proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=60)
+        _, rest = proc.communicate(timeout=300)
+        rest = "".join(seen[:-1]) + rest
     finally:
         proc.kill()
     lines = [line for line in rest.strip().splitlines() if "train (fast)" not in line]
