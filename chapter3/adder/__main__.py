@@ -2,6 +2,11 @@
 
 import sys
 
-from chapter3.adder.cli import main
+try:
+    from chapter3.adder.cli import main
 
-sys.exit(main())
+    status = main()
+except KeyboardInterrupt:  # Ctrl-C while torch is still being imported
+    print("interrupted (Ctrl-C)", file=sys.stderr)
+    status = 130
+sys.exit(status)

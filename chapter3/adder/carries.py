@@ -13,6 +13,9 @@ For ``a + b`` with ones digits ``a0, b0`` and tens digits ``a1, b1``:
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
+
 CARRY_CLASSES = ("no carry", "carry into tens", "carry into hundreds", "cascade")
 
 
@@ -24,12 +27,11 @@ def carry_class(a: int, b: int) -> str:
     ['no carry', 'carry into tens', 'carry into hundreds', 'cascade']
     """
     for name, value in (("a", a), ("b", b)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not 0 <= value <= 99
-        ):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int from 0 to 99, got {value!r}")
+        if not 0 <= value <= 99:
             raise ValueError(f"{name} must be an int from 0 to 99, got {value!r}")
+    a, b = int(a), int(b)
     ones = a % 10 + b % 10 >= 10
     tens_sum = a // 10 + b // 10
     if tens_sum >= 10:
@@ -62,6 +64,12 @@ def count_by_carry(equations) -> dict[str, int]:
     >>> count_by_carry(all_equations(2))
     {'no carry': 3025, 'carry into tens': 2025, 'carry into hundreds': 4500, 'cascade': 450}
     """
+    if isinstance(equations, str) or not isinstance(equations, Iterable):
+        raise TypeError(
+            "equations must be a list (or iterable) of equation strings like "
+            "'15+57=072', got "
+            f"{type(equations).__name__}"
+        )
     counts = dict.fromkeys(CARRY_CLASSES, 0)
     for equation in equations:
         counts[carry_class_of_equation(equation)] += 1

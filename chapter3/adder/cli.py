@@ -1,8 +1,15 @@
 """The command line: ``python -m chapter3.adder train|evaluate|ask``.
 
 Bad input is answered with one line on stderr and exit status 2, never a traceback: a bad
-option or count, a question that is not ``a+b=``, an unusable checkpoint, an ``--out`` that
-cannot be written (checked before training starts).
+option or count (seeds 0 to 2**63 - 1, at most 10,000 epochs), a question that is not
+``a+b=``, an unusable checkpoint (a directory, a FIFO or device, a file that is not an adder
+checkpoint, a config beyond the bounds, a pickle that would run code), an ``--out`` that
+cannot be written (checked before training starts), a full disk. Ctrl-C stops with one line
+and status 130; nothing half-written is left behind.
+
+``--out`` is a file: a missing parent folder is created, a path ending in ``/`` is refused
+(name the file, ``runs/adder.pt``), and a symbolic link is written through to its target,
+as ``cp`` does (the link stays a link).
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from chapter3.adder.checkpoints import (
     DEFAULT_CHECKPOINT,
     check_checkpoint_path,
     load_checkpoint,
+    one_line,
     save_checkpoint,
 )
+from chapter3.adder.data import MAX_SEED
 from chapter3.adder.decoding import evaluate, what_is
 from chapter3.adder.exhaustive import evaluate_all
-from chapter3.adder.training import build_data, get_recipe, train
+from chapter3.adder.training import MAX_EPOCHS, build_data, get_recipe, train
 from chapter3.adder.vocab import parse_question
 
 
@@ -33,8 +42,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _count(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
+def _count(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer from ``minimum`` to ``maximum`` (if given)."""
 
     def parse(text: str) -> int:
         try:
@@ -45,9 +54,17 @@ def _count(minimum: int):
             ) from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be at most {maximum} ({_power_of_two(maximum)}), got {value}"
+            )
         return value
 
     return parse
+
+
+def _power_of_two(n: int) -> str:
+    return f"2**{n.bit_length()}" + (" - 1" if n & (n + 1) == 0 else "")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -67,21 +84,24 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_train.add_argument(
         "--epochs",
-        type=_count(1),
+        type=_count(1, MAX_EPOCHS),
         default=None,
-        help="number of epochs (default: the recipe's)",
+        help=f"number of epochs, 1 to {MAX_EPOCHS} (default: the recipe's)",
     )
     p_train.add_argument(
         "--out",
-        type=Path,
-        default=DEFAULT_CHECKPOINT,
-        help=f"checkpoint to write (default: {DEFAULT_CHECKPOINT})",
+        type=str,
+        default=str(DEFAULT_CHECKPOINT),
+        help=f"checkpoint file to write (default: {DEFAULT_CHECKPOINT}); a missing "
+        "folder is created, a path ending in '/' is refused, a symlink is written "
+        "through to its target",
     )
     p_train.add_argument(
         "--seed",
-        type=_count(0),
+        type=_count(0, MAX_SEED),
         default=None,
-        help="initialisation seed of the weights and the shuffling (default: the recipe's)",
+        help="initialisation seed of the weights and the shuffling, 0 to 2**63 - 1 "
+        "(default: the recipe's)",
     )
     p_train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -125,7 +145,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m chapter3.adder``; returns the exit status."""
+    """Entry point of ``python -m chapter3.adder``; returns the exit status: 0, 2 for any
+    fault (one line on stderr), 130 after Ctrl-C."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C): nothing was saved", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "ask" and args.question is None and len(extra) == 1:
@@ -183,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             parse_question(args.question)  # a bad question fails before any loading
             model, _ = load_checkpoint(args.checkpoint)
             print(what_is(args.question, model))
-    except (ValueError, TypeError, OSError) as error:
-        message = " ".join(str(error).split())  # one line
+    except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as error:
+        message = one_line(error) or type(error).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
     return 0

@@ -10,9 +10,60 @@ from typing import NamedTuple
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, random_split
 
-from chapter3._checks import check_int, check_non_negative_int, check_positive_int
-from chapter3.adder.vocab import EQUAL, PAD, decode, encode_equation, equation_to_string
+from chapter3._checks import (
+    check_bool,
+    check_int,
+    check_non_negative_int,
+    check_positive_int,
+)
+from chapter3.adder.vocab import (
+    EQUAL,
+    PAD,
+    VOCAB_SIZE,
+    decode,
+    encode_equation,
+    equation_to_string,
+)
 from chapter3.masks import padding_attend_mask
+
+MAX_SEED = 2**63 - 1
+"""The largest seed a ``torch.Generator`` takes as a non-negative int."""
+
+MAX_DRAWN = 1_000_000
+"""The most equations one call draws or lists (a 4-digit task has 10^8 of them)."""
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Raise unless ``seed`` is an int from 0 to 2**63 - 1 (numpy ints too); return it.
+
+    >>> from chapter3.adder.data import check_seed
+    >>> check_seed(2**80)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be an int from 0 to 2**63 - 1, got 1208925819614629174706176
+    """
+    seed = check_int(seed, name)
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name} must be an int from 0 to 2**63 - 1, got {seed}")
+    return seed
+
+
+def check_equation_list(equations, name: str = "equations") -> list[str]:
+    """Raise unless ``equations`` is a non-empty list or tuple of strings; return a list.
+
+    A single string is refused (it would be read as one equation per character).
+    """
+    if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of equation strings like '15+57=072', "
+            f"got {type(equations).__name__}"
+        )
+    if not equations:
+        raise ValueError(f"{name} is empty")
+    bad = next((e for e in equations if not isinstance(e, str)), None)
+    if bad is not None:
+        raise TypeError(f"{name} must hold strings like '15+57=072', got {bad!r}")
+    return list(equations)
 
 
 # --- the data set ----------------------------------------------------------------------------
@@ -29,8 +80,10 @@ def create_add_dataset(
     ['15+57=072', '92+00=092', '95+53=148', '15+10=025']
     """
     _check_num_digits(num_digits)
-    check_positive_int(size, "size")
-    rng = torch.Generator().manual_seed(check_int(seed, "seed"))
+    size = check_positive_int(size, "size")
+    if size > MAX_DRAWN:
+        raise ValueError(f"size must be 1 to {MAX_DRAWN:,}, got {size:,}")
+    rng = torch.Generator().manual_seed(check_seed(seed))
     high = 10**num_digits
     strings = []
     for _ in range(size):
@@ -58,6 +111,11 @@ def all_equations(num_digits: int = 2) -> list[str]:
     """
     n = _check_num_digits(num_digits)
     high = 10**n
+    if high * high > MAX_DRAWN:
+        raise ValueError(
+            f"all_equations lists at most {MAX_DRAWN:,} equations; num_digits={n} "
+            f"has {high * high:,} (use disjoint_split to draw some of them)"
+        )
     # equation_to_string's format, without its checks on each of the 10^(2n) pairs
     return [
         f"{a:0{n}d}+{b:0{n}d}={a + b:0{n + 1}d}"
@@ -70,7 +128,9 @@ class EquationDataset(Dataset):
     """A list of equation strings served as 1-D token tensors (``<BOS>`` … ``<EOS>``)."""
 
     def __init__(self, equations: list[str]) -> None:
-        self.equations = list(equations)
+        self.equations = check_equation_list(equations)
+        for equation in self.equations:
+            encode_equation(equation)  # a malformed one fails here, by name
 
     def __len__(self) -> int:
         return len(self.equations)
@@ -94,11 +154,42 @@ class PadCollate:
 
     def __init__(self, pad_id: int = PAD) -> None:
         self.pad_id = check_int(pad_id, "pad_id")
+        if not 0 <= self.pad_id < VOCAB_SIZE:
+            raise ValueError(
+                f"pad_id must be a token id 0..{VOCAB_SIZE - 1}, got {pad_id}"
+            )
 
     def __call__(self, batch: list[torch.Tensor]) -> torch.Tensor:
+        _check_token_rows(batch)
         return torch.nn.utils.rnn.pad_sequence(
             batch, batch_first=True, padding_value=self.pad_id
         )
+
+
+def _check_token_rows(batch) -> None:
+    """Raise unless ``batch`` is a non-empty list of 1-D integer token tensors."""
+    if not isinstance(batch, (list, tuple)) or not batch:
+        raise ValueError(
+            f"batch must be a non-empty list of 1-D token tensors, got {batch!r:.60}"
+        )
+    bad = next(
+        (
+            x
+            for x in batch
+            if not isinstance(x, torch.Tensor)
+            or x.dim() != 1
+            or x.is_floating_point()
+            or x.dtype == torch.bool
+        ),
+        None,
+    )
+    if bad is not None:
+        what = (
+            f"shape {tuple(bad.shape)}, dtype {bad.dtype}"
+            if isinstance(bad, torch.Tensor)
+            else type(bad).__name__
+        )
+        raise TypeError(f"batch must hold 1-D integer token tensors, got {what}")
 
 
 @dataclass
@@ -124,6 +215,12 @@ def split_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int
     _check_fractions(fractions)
     train = round(n * fractions[0])
     val = round(n * fractions[1])
+    if train + val > n:
+        raise ValueError(
+            f"fractions {tuple(fractions)} of n={n} round to {train} train and {val} "
+            f"validation items, {train + val - n} more than there are: use a larger n or "
+            "other fractions"
+        )
     return train, val, n - train - val
 
 
@@ -153,7 +250,18 @@ def make_loaders(
     each part in a ``DataLoader``. This is the adder notebook's ``DataLoaders.split_data``.
     """
     check_positive_int(batch_size, "batch_size")
+    if not isinstance(dataset, Dataset) and not isinstance(dataset, (list, tuple)):
+        raise TypeError(
+            f"dataset must be a Dataset or a list of token tensors, got "
+            f"{type(dataset).__name__}"
+        )
+    split_seed = check_seed(split_seed, "split_seed")
     sizes = split_sizes(len(dataset), fractions)
+    if sizes[0] == 0:
+        raise ValueError(
+            f"the training split of {len(dataset)} items with fractions "
+            f"{tuple(fractions)} is empty: nothing to train on"
+        )
     train_set, val_set, test_set = random_split(
         dataset, list(sizes), generator=torch.Generator().manual_seed(split_seed)
     )
@@ -181,28 +289,56 @@ def disjoint_split(
     >>> len(train), len(val), len(test), len(set(train) & set(test))
     (8000, 1000, 1000, 0)
     """
-    equations = all_equations(num_digits)
+    num_digits = _check_num_digits(num_digits)
+    n_train, n_val, n_test = check_split_sizes(sizes)
+    high = 10**num_digits
+    total, wanted = high * high, n_train + n_val + n_test
+    if wanted > total:
+        raise ValueError(
+            f"sizes {tuple(sizes)} ask for {wanted:,} equations, more than the {total:,} "
+            f"possible ones with num_digits={num_digits}"
+        )
+    if wanted > MAX_DRAWN:
+        raise ValueError(
+            f"sizes {tuple(sizes)} ask for {wanted:,} equations; at most {MAX_DRAWN:,} "
+            "are drawn at once"
+        )
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    if total <= MAX_DRAWN:  # shuffle every equation (2 digits: the book's splits)
+        order = torch.randperm(total, generator=generator)[:wanted].tolist()
+    else:  # 4 digits: 10^8 equations; draw distinct ones without listing them all
+        order = _distinct_draws(total, wanted, generator)
+    shuffled = [equation_to_string(i // high, i % high, num_digits) for i in order]
+    return (
+        shuffled[:n_train],
+        shuffled[n_train : n_train + n_val],
+        shuffled[n_train + n_val :],
+    )
+
+
+def check_split_sizes(sizes) -> tuple[int, int, int]:
+    """Three non-negative ints (train, val, test)."""
     if not isinstance(sizes, (tuple, list)) or len(sizes) != 3:
         raise ValueError(
             f"sizes must be three split sizes (train, val, test), got {sizes!r}"
         )
-    for name, size in zip(("train", "val", "test"), sizes, strict=True):
+    checked = tuple(
         check_non_negative_int(size, f"sizes ({name})")
-    if sum(sizes) > len(equations):
-        raise ValueError(
-            f"sizes {sizes} ask for more than the {len(equations)} possible equations"
-        )
-    seed = check_int(seed, "seed")
-    order = torch.randperm(
-        len(equations), generator=torch.Generator().manual_seed(seed)
-    ).tolist()
-    shuffled = [equations[i] for i in order]
-    n_train, n_val, n_test = (int(size) for size in sizes)
-    return (
-        shuffled[:n_train],
-        shuffled[n_train : n_train + n_val],
-        shuffled[n_train + n_val : n_train + n_val + n_test],
+        for name, size in zip(("train", "val", "test"), sizes, strict=True)
     )
+    return checked
+
+
+def _distinct_draws(total: int, wanted: int, generator: torch.Generator) -> list[int]:
+    """``wanted`` distinct ints from ``0..total - 1`` in the order drawn (``wanted`` is
+    at most 1 % of ``total`` here, so few draws repeat)."""
+    seen: dict[int, None] = {}
+    while len(seen) < wanted:
+        for i in torch.randint(0, total, (wanted,), generator=generator).tolist():
+            if len(seen) == wanted:
+                break
+            seen.setdefault(i)
+    return list(seen)
 
 
 def reverse_answer(equation: str) -> str:
@@ -216,8 +352,11 @@ def reverse_answer(equation: str) -> str:
     >>> reverse_answer("15+57=072"), reverse_answer(reverse_answer("15+57=072"))
     ('15+57=270', '15+57=072')
     """
-    if not isinstance(equation, str) or equation.count("=") != 1:
-        raise ValueError(f"expected an equation like '15+57=072', got {equation!r}")
+    if not isinstance(equation, str):
+        raise TypeError(
+            f"equation must be a str like '15+57=072', got {type(equation).__name__}"
+        )
+    encode_equation(equation)  # the shape a+b=c, or a one-line ValueError
     question, answer = equation.split("=")
     return f"{question}={answer[::-1]}"
 
@@ -241,9 +380,20 @@ class TensorLoader:
         self, equations: list[str], batch_size: int, shuffle: bool = True
     ) -> None:
         check_positive_int(batch_size, "batch_size")
-        if not equations:
-            raise ValueError("equations is empty: nothing to load")
-        self.tokens = torch.stack([encode_equation(e) for e in equations])  # (N, L)
+        check_bool(shuffle, "shuffle")
+        equations = check_equation_list(equations)
+        rows = [encode_equation(e) for e in equations]
+        lengths = [len(r) for r in rows]
+        odd = next(
+            (e for e, n in zip(equations, lengths, strict=True) if n != lengths[0]),
+            None,
+        )
+        if odd is not None:
+            raise ValueError(
+                "equations must all have the same length: "
+                f"{equations[0]!r} and {odd!r} do not"
+            )
+        self.tokens = torch.stack(rows)  # (N, L)
         self.batch_size, self.shuffle = batch_size, shuffle
 
     def __len__(self) -> int:
@@ -262,6 +412,11 @@ def split_strings(split) -> list[str]:
         return list(split.equations)
     if isinstance(split, Subset):
         return [decode(split.dataset[i]) for i in split.indices]
+    if not isinstance(split, (Dataset, list, tuple)) or isinstance(split, str):
+        raise TypeError(
+            "split must be a data split (a Subset or an EquationDataset) or a list of "
+            f"token tensors, got {type(split).__name__}"
+        )
     return [decode(x) for x in split]
 
 
@@ -293,14 +448,31 @@ def construct_batches(x: torch.Tensor) -> Batch:
     torch.Size([1, 10])
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.is_floating_point():
+        got = (
+            f"shape {tuple(x.shape)}, dtype {x.dtype}"
+            if isinstance(x, torch.Tensor)
+            else type(x).__name__
+        )
         raise ValueError(
-            "x must be a (B, L) tensor of token ids (one equation per row)"
+            f"x must be a (B, L) tensor of token ids (one equation per row), got {got}"
+        )
+    if x.dtype == torch.bool or x.numel() == 0:
+        raise ValueError(
+            f"x must be a non-empty (B, L) tensor of integer token ids, got shape "
+            f"{tuple(x.shape)}, dtype {x.dtype}"
+        )
+    if int(x.min()) < 0 or int(x.max()) >= VOCAB_SIZE:
+        raise ValueError(
+            f"token ids must lie in 0..{VOCAB_SIZE - 1}, got values in "
+            f"{int(x.min())}..{int(x.max())}"
         )
     x = x.long()
     is_equal = x == EQUAL  # (B, L)
     if not torch.equal(is_equal.sum(dim=1), torch.ones(x.size(0), dtype=torch.long)):
         raise ValueError('every equation in the batch must contain exactly one "="')
     equal_pos = is_equal.long().argmax(dim=1)  # (B,)
+    if bool((equal_pos == x.size(1) - 1).any()):
+        raise ValueError('"=" is the last token of a row: there is no answer to learn')
     inputs = x[:, :-1]  # (B, L-1): drop the last token
     target = x[:, 1:].clone()  # (B, L-1): what comes next at each position
     positions = torch.arange(1, x.size(1))  # target[:, j] is token j + 1

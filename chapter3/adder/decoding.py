@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from chapter3._checks import check_bool, check_decoder_model, check_positive_int
 from chapter3.adder.data import split_strings
@@ -191,6 +192,21 @@ def prefill_shared_prefixes(
     >>> shared, cache.length, cache.keys[0].shape  # 2 distinct prefixes of 4 tokens, not 4
     (4, 4, torch.Size([4, 4, 4, 32]))
     """
+    check_decoder_model(model)
+    if not isinstance(prompts, torch.Tensor) or prompts.dim() != 2:
+        raise ValueError(
+            "prompts must be a (B, T) tensor of token ids, got "
+            + (
+                f"shape {tuple(prompts.shape)}"
+                if isinstance(prompts, torch.Tensor)
+                else type(prompts).__name__
+            )
+        )
+    max_len = check_positive_int(max_len, "max_len")
+    if max_len < prompts.size(1):
+        raise ValueError(
+            f"max_len={max_len} is shorter than the prompts ({prompts.size(1)} tokens)"
+        )
     batch_size, seq_len = prompts.shape
     num_layers = len(model.decoder_blocks)
     vocab_size = model.config.vocab_size
@@ -238,6 +254,11 @@ def complete_one(
         raise TypeError(
             f"prompt must be a tensor of token ids, got {type(prompt).__name__}"
         )
+    if not (prompt.dim() == 1 or (prompt.dim() == 2 and prompt.size(0) == 1)):
+        raise ValueError(
+            "complete_one completes one prompt, a (T,) or (1, T) tensor, got shape "
+            f"{tuple(prompt.shape)}; use greedy_decode for a (B, T) batch"
+        )
     leading = _check_prompts(model, prompt.reshape(1, -1), max_new_tokens)
     x = prompt.long().view(1, -1)[:, int(leading[0]) :].to(_device(model))
     with _eval_mode(model):
@@ -266,8 +287,13 @@ def _as_strings(equations) -> list[str]:
             "equations must be a list of equation strings like '15+57=072' or a data split, "
             f"got an element {bad!r}"
         )
-    else:
+    elif isinstance(equations, Dataset):
         strings = split_strings(equations)
+    else:
+        raise TypeError(
+            "equations must be a list of equation strings like '15+57=072' or a data "
+            f"split, got {type(equations).__name__}"
+        )
     if not strings:
         raise ValueError("equations is empty: nothing to evaluate")
     digits = [parse_equation(e)[2] for e in strings]
@@ -388,6 +414,7 @@ def benchmark_decoding(model: nn.Module, equations, repeats: int = 3) -> dict:
     speed-ups over the loop, and whether all three gave the same predictions.
     """
     equations = _as_strings(equations)
+    repeats = check_positive_int(repeats, "repeats")
 
     def best(use_cache: bool) -> EvalResult:
         runs = [evaluate(model, equations, use_cache) for _ in range(repeats)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from chapter3._checks import check_decoder_model, check_recipe
+from chapter3._checks import check_decoder_model
 from chapter3.adder.data import (
     all_equations,
     construct_batches,
@@ -30,6 +30,21 @@ from chapter3.adder.decoding import _evaluate_strings, evaluate
 from chapter3.adder.vocab import BOS, EOS, PAD, TOKEN_TO_INDEX
 
 PARTS = ("train", "val", "test", "unused")
+
+
+def check_recipe(recipe, name: str = "recipe"):
+    """Raise unless ``recipe`` is a :class:`chapter3.adder.training.Recipe` (or built like one).
+
+    Checked by the fields the scoring code reads, so that this module need not import
+    :mod:`chapter3.adder.training` (which imports it).
+    """
+    if not all(
+        hasattr(recipe, f) for f in ("data", "disjoint_sizes", "reverse_answer")
+    ):
+        raise TypeError(
+            f"{name} must be a Recipe (such as FAST_RECIPE), got {type(recipe).__name__}"
+        )
+    return recipe
 
 
 def split_equations(recipe) -> dict[str, list[str]]:

@@ -15,13 +15,9 @@ from contextlib import ExitStack, contextmanager
 import torch
 from torch import nn
 
-from chapter3._checks import (
-    check_decoder_model,
-    check_equation_list,
-    check_int,
-)
+from chapter3._checks import check_decoder_model, check_int
 from chapter3.adder.carries import CARRY_CLASSES, carry_class_of_equation
-from chapter3.adder.data import all_equations, construct_batches
+from chapter3.adder.data import all_equations, check_equation_list, construct_batches
 from chapter3.adder.decoding import evaluate
 from chapter3.adder.vocab import encode_equation, parse_equation
 from chapter3.gpt import attention_maps

@@ -16,7 +16,28 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from chapter3._checks import check_adam_args
+
+def check_adam_args(params, lr, betas, eps) -> None:
+    """Raise unless Adam's arguments are usable: some tensors to train, a positive finite
+    ``lr``, two ``betas`` in [0, 1) and a non-negative ``eps``."""
+    if not params or not all(isinstance(p, torch.Tensor) for p in params):
+        raise ValueError("params must hold at least one tensor that requires grad")
+    for value, name in ((lr, "lr"), (eps, "eps")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if not (math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be 0 or more, got {eps!r}")
+    if (
+        not isinstance(betas, (tuple, list))
+        or len(betas) != 2
+        or not all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+            for b in betas
+        )
+    ):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
 
 
 class LightAdam:

@@ -8,6 +8,7 @@ A :class:`Recipe` holds every choice of a run (data, model size, optimiser, sche
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -16,19 +17,23 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from chapter3._checks import check_positive_int
+from chapter3._checks import check_bool, check_non_negative_int, check_positive_int
 from chapter3.adder.carries import carry_class_of_equation
 from chapter3.adder.data import (
+    MAX_DRAWN,
     AdderLoaders,
     Batch,
     EquationDataset,
     TensorLoader,
+    check_seed,
+    check_split_sizes,
     construct_batches,
     create_add_dataset,
     disjoint_split,
     encode_equation,
     make_loaders,
     reverse_answer,
+    split_sizes,
     split_strings,
 )
 from chapter3.adder.decoding import evaluate
@@ -37,6 +42,120 @@ from chapter3.adder.optim import LightAdam, clip_grad_norm
 from chapter3.adder.vocab import PAD
 from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
+
+MAX_EPOCHS = 10_000
+"""The most epochs a recipe may ask for (the fast recipe needs 8 + 4)."""
+
+
+def _number(value, name: str) -> float:
+    """``value`` as a finite float, or a TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a number, got {type(value).__name__} {value!r}"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _set(recipe, name: str, value) -> None:
+    """Store a checked value back on the frozen recipe (a numpy int becomes an int)."""
+    if type(getattr(recipe, name)) is not type(value):
+        object.__setattr__(recipe, name, value)
+
+
+def check_recipe_fields(recipe: Recipe) -> Recipe:
+    """Check every field of ``recipe``: types, ranges and the choices it names.
+
+    :class:`Recipe` runs it when it is made (``dataclasses.replace`` too), so a recipe that
+    exists can be trained: ``grad_clip=-1`` (which would flip every gradient), ``epochs=0``
+    (an untrained model reported as trained), a seed past 2**63 are refused here, in one line.
+    Integers may be numpy integers (stored back as ``int``); ``bool`` is not an integer here.
+
+    >>> from dataclasses import replace
+    >>> from chapter3.adder.training import FAST_RECIPE
+    >>> replace(FAST_RECIPE, grad_clip=-1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: grad_clip must be a positive finite number (the largest gradient norm...
+    """
+    if not isinstance(recipe.name, str) or not recipe.name:
+        raise TypeError(f"name must be a non-empty str, got {recipe.name!r}")
+    if not isinstance(recipe.model, GPTConfig):
+        raise TypeError(f"model must be a GPTConfig, got {type(recipe.model).__name__}")
+    choices = {
+        "data": ("original", "disjoint"),
+        "schedule": ("noam", "warmup_linear"),
+        "position_init": ("notebook", "table"),
+        "optimizer": ("torch", "light"),
+    }
+    for name, allowed in choices.items():
+        if getattr(recipe, name) not in allowed:
+            raise ValueError(
+                f"unknown {name} {getattr(recipe, name)!r}: recipe.{name} must be "
+                + " or ".join(repr(a) for a in allowed)
+            )
+    for name in ("reverse_answer", "stop_when_perfect", "evaluate_each_epoch"):
+        check_bool(getattr(recipe, name), name)
+    for name in ("data_seed", "split_seed", "init_seed"):
+        _set(recipe, name, check_seed(getattr(recipe, name), name))
+    for name in ("batch_size", "epochs", "repeat_cascades"):
+        _set(recipe, name, check_positive_int(getattr(recipe, name), f"recipe.{name}"))
+    for name in ("check_every", "check_streak", "extra_epochs"):
+        _set(recipe, name, check_non_negative_int(getattr(recipe, name), name))
+    if recipe.epochs + recipe.extra_epochs > MAX_EPOCHS:
+        raise ValueError(
+            f"epochs + extra_epochs must be at most {MAX_EPOCHS:,}, got "
+            f"{recipe.epochs} + {recipe.extra_epochs}"
+        )
+    if recipe.threads is not None:
+        _set(recipe, "threads", check_positive_int(recipe.threads, "threads"))
+    dataset_size = check_positive_int(recipe.dataset_size, "dataset_size")
+    if dataset_size > MAX_DRAWN:
+        raise ValueError(
+            f"dataset_size must be 1 to {MAX_DRAWN:,}, got {dataset_size:,}"
+        )
+    _set(recipe, "dataset_size", dataset_size)
+    split_sizes(dataset_size, recipe.fractions)  # three fractions summing to 1
+    sizes = check_split_sizes(recipe.disjoint_sizes)
+    if sizes[0] == 0:
+        raise ValueError(
+            f"disjoint_sizes {sizes}: the training split must not be empty"
+        )
+    if sum(sizes) > 10_000:
+        raise ValueError(
+            f"disjoint_sizes {tuple(sizes)} ask for {sum(sizes):,} of the 10,000 sums"
+        )
+    if _number(recipe.grad_clip, "grad_clip") <= 0:
+        raise ValueError(
+            "grad_clip must be a positive finite number (the largest gradient norm a step "
+            f"may apply), got {recipe.grad_clip!r}"
+        )
+    if _number(recipe.lr, "lr") <= 0:
+        raise ValueError(f"lr must be a positive finite number, got {recipe.lr!r}")
+    if _number(recipe.eps, "eps") < 0:
+        raise ValueError(f"eps must be 0 or more, got {recipe.eps!r}")
+    if _number(recipe.warmup_epochs, "warmup_epochs") < 0:
+        raise ValueError(
+            f"warmup_epochs must be 0 or more, got {recipe.warmup_epochs!r}"
+        )
+    if not 0 <= _number(recipe.final_lr_fraction, "final_lr_fraction") <= 1:
+        raise ValueError(
+            f"final_lr_fraction must be in [0, 1], got {recipe.final_lr_fraction!r}"
+        )
+    betas = recipe.betas
+    if not (
+        isinstance(betas, (tuple, list))
+        and len(betas) == 2
+        and all(
+            isinstance(b, numbers.Real) and not isinstance(b, bool) and 0 <= b < 1
+            for b in betas
+        )
+    ):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    if recipe.reverse_answer and recipe.data != "disjoint":
+        raise ValueError("reverse_answer needs data == 'disjoint'")
+    return recipe
 
 
 @dataclass(frozen=True)
@@ -98,6 +217,9 @@ class Recipe:
     # notebook's habit; the fast recipe relies on its validation checks instead)
     evaluate_each_epoch: bool = True
 
+    def __post_init__(self) -> None:
+        check_recipe_fields(self)
+
 
 ORIGINAL_RECIPE = Recipe(name="original")
 """The adder notebook's recipe as it is: 270,226 parameters, Adam(lr=0.2) × Noam
@@ -137,6 +259,11 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
     """A recipe by name (``"original"`` or ``"fast"``), or the recipe itself."""
     if isinstance(recipe, Recipe):
         return recipe
+    if not isinstance(recipe, str):
+        raise TypeError(
+            f"recipe must be a Recipe or one of {sorted(RECIPES)}, got "
+            f"{type(recipe).__name__}"
+        )
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}: choose one of {sorted(RECIPES)}")
     return RECIPES[recipe]
@@ -156,10 +283,12 @@ class NoamSchedule:
     """
 
     def __init__(self, d_model: int, warmup_steps: int) -> None:
-        self.d_model = d_model
-        self.warmup_steps = max(1, warmup_steps)
+        self.d_model = check_positive_int(d_model, "d_model")
+        self.warmup_steps = max(1, check_non_negative_int(warmup_steps, "warmup_steps"))
 
     def __call__(self, step: int) -> float:
+        if step < 0:
+            raise ValueError(f"step must be 0 or more, got {step}")
         step += 1
         return self.d_model**-0.5 * min(step**-0.5, step * self.warmup_steps**-1.5)
 
@@ -175,13 +304,17 @@ class WarmupLinearSchedule:
     """
 
     def __init__(self, warmup_steps: int, total_steps: int, floor: float = 0.0) -> None:
-        if not 0.0 <= floor <= 1.0:
+        if not 0.0 <= _number(floor, "floor") <= 1.0:
             raise ValueError(f"floor must be between 0 and 1, got {floor!r}")
+        warmup_steps = check_non_negative_int(warmup_steps, "warmup_steps")
+        total_steps = check_non_negative_int(total_steps, "total_steps")
         self.warmup_steps = max(1, warmup_steps)
         self.total_steps = max(self.warmup_steps + 1, total_steps)
         self.floor = floor
 
     def __call__(self, step: int) -> float:
+        if step < 0:
+            raise ValueError(f"step must be 0 or more, got {step}")
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
         linear = (self.total_steps - step) / (self.total_steps - self.warmup_steps)
@@ -269,6 +402,14 @@ def adder_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     )
 
 
+def _check_grad_clip(grad_clip) -> float:
+    if _number(grad_clip, "grad_clip") <= 0:
+        raise ValueError(
+            f"grad_clip must be a positive finite number, got {grad_clip!r}"
+        )
+    return grad_clip
+
+
 @dataclass
 class History:
     """What a training run did, epoch by epoch, and what it ended with."""
@@ -328,6 +469,8 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
+        if not isinstance(data, dict):
+            raise TypeError(f"data must be a dict, got {type(data).__name__}")
         data = dict(data)
         data["wrong"] = [tuple(w) for w in data.get("wrong", [])]
         return cls(**data)
@@ -367,6 +510,7 @@ def build_data(recipe: Recipe):
 
 def train_step(model, x, optimizer, scheduler=None, grad_clip=1.0) -> float:
     """One optimisation step with teacher forcing on the (B, L) equations ``x``."""
+    _check_grad_clip(grad_clip)
     return _step(model, x, optimizer, scheduler, grad_clip)[0]
 
 
@@ -459,6 +603,8 @@ def validate(model, loader) -> float:
         logits = model(batch.input.to(device), batch.padding_mask.to(device))
         losses.append(adder_loss(logits, batch.target.to(device)).item())
     model.train(was_training)
+    if not losses:
+        raise ValueError("loader is empty: there is no batch to compute a loss on")
     return sum(losses) / len(losses)
 
 
@@ -471,6 +617,7 @@ class LineProgress:
     """
 
     def __init__(self, total: int, desc: str, file=None, parts: int = 4) -> None:
+        check_positive_int(parts, "parts")
         self.total, self.desc, self.file = max(1, total), desc, file
         self.n, self.postfix, self.start = 0, "", time.perf_counter()
         self.marks = [math.ceil(self.total * k / parts) for k in range(1, parts + 1)]
@@ -519,18 +666,7 @@ def train(
     scored (``history.scores``, by part of the split) with
     :func:`~chapter3.adder.exhaustive.score_all`: the counts of greedy decoding.
     """
-    recipe = get_recipe(recipe)
-    if epochs is not None:
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        recipe = replace(recipe, epochs=epochs, extra_epochs=0)
-    if recipe.reverse_answer and recipe.data != "disjoint":
-        raise ValueError("reverse_answer needs recipe.data == 'disjoint'")
-    if isinstance(recipe.check_every, bool) or not isinstance(recipe.check_every, int):
-        raise TypeError(f"check_every must be an int, got {recipe.check_every!r}")
-    if recipe.check_every < 0:
-        raise ValueError(f"check_every must be 0 or more, got {recipe.check_every}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    recipe, device = check_train_args(recipe, epochs, progress, device, log)
     old_threads = torch.get_num_threads()
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
@@ -538,6 +674,43 @@ def train(
         return _train(recipe, progress, device, log)
     finally:
         torch.set_num_threads(old_threads)
+
+
+def check_train_args(
+    recipe, epochs, progress, device, log
+) -> tuple[Recipe, torch.device]:
+    """The checks at the door of :func:`train`; returns the recipe to run and the device.
+
+    ``epochs`` is ``None`` or an integer from 1 to :data:`MAX_EPOCHS` (numpy integers too,
+    ``bool`` not); ``device`` a device that exists here. Every field of the recipe was
+    checked when it was made (:func:`check_recipe_fields`).
+    """
+    recipe = get_recipe(recipe)
+    if epochs is not None:
+        epochs = check_positive_int(epochs, "epochs")
+        if epochs > MAX_EPOCHS:
+            raise ValueError(f"epochs must be 1 to {MAX_EPOCHS:,}, got {epochs:,}")
+        recipe = replace(recipe, epochs=epochs, extra_epochs=0)
+    check_bool(progress, "progress")
+    if log is not None and not callable(log):
+        raise TypeError(f"log must be callable (such as print) or None, got {log!r}")
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or torch.device, got {device!r}")
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}"
+        ) from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device} was asked for, but CUDA is not available here"
+        )
+    return recipe, device
 
 
 def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, History]:

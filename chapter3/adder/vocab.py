@@ -61,7 +61,13 @@ def pad_number(num: int, length: int) -> str:
         check_non_negative_int(num, "num"),
         check_positive_int(length, "length"),
     )
-    return str(num).zfill(length)
+    text = str(num)
+    if len(text) > length:
+        raise ValueError(
+            f"num {num} has {len(text)} digits, more than length={length}: padding cannot "
+            "shorten a number"
+        )
+    return text.zfill(length)
 
 
 def equation_to_string(a: int, b: int, num_digits: int = 2) -> str:
@@ -103,13 +109,35 @@ def encode(text: str) -> list[int]:
     return [TOKEN_TO_INDEX[ch] for ch in text]
 
 
+_EQUATION_SHAPE = re.compile(r"[0-9]+\+[0-9]+=[0-9]*")
+
+
 def encode_equation(equation: str) -> torch.Tensor:
     """``<BOS>`` + the tokens of ``equation`` + ``<EOS>``, as a 1-D long tensor.
+
+    ``equation`` must have the shape ``a+b=c``: ASCII digits, one ``+``, one ``=`` and the
+    answer digits (none for a question such as ``"15+57="``; any order, so a reversed answer
+    such as ``"15+57=270"`` is encoded too). Whether the sum is right is not checked here
+    (:func:`parse_equation` does that).
 
     >>> from chapter3.adder import encode_equation
     >>> encode_equation("15+57=072")
     tensor([15,  1,  5, 10,  5,  7, 13,  0,  7,  2, 14])
+    >>> encode_equation("1+")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: expected an equation of the form 'a+b=c' (digits, ...), got '1+'
     """
+    if not isinstance(equation, str):
+        raise TypeError(
+            f"equation must be a str like '15+57=072', got {type(equation).__name__}"
+        )
+    if _EQUATION_SHAPE.fullmatch(equation) is None:
+        encode(equation)  # characters outside the vocabulary are named first
+        raise ValueError(
+            "expected an equation of the form 'a+b=c' (digits, e.g. '15+57=072', or the "
+            f"question '15+57='), got {equation!r}"
+        )
     return torch.tensor([BOS, *encode(equation), EOS], dtype=torch.long)
 
 
@@ -119,16 +147,30 @@ def decode(ids) -> str:
     >>> from chapter3.adder import decode
     >>> decode([15, 1, 5, 10, 5, 7, 13, 0, 7, 2, 14])
     '15+57=072'
+
+    ``ids`` is a 1-D integer tensor or a list/tuple of ints, each in ``0..VOCAB_SIZE - 1``;
+    anything else (99, -1, 1.0, True, a string) is refused rather than shown as ``'??'``.
     """
     if isinstance(ids, torch.Tensor):
-        if ids.dim() != 1 or ids.is_floating_point():
+        if ids.dim() != 1 or ids.is_floating_point() or ids.is_complex():
             raise ValueError(
                 f"ids must be a 1-D tensor of integer token ids, got shape "
                 f"{tuple(ids.shape)} and dtype {ids.dtype}"
             )
+        if ids.dtype == torch.bool:
+            raise TypeError("ids must hold integer token ids, got a torch.bool tensor")
         ids = ids.tolist()
+    elif not isinstance(ids, (list, tuple)):
+        raise TypeError(
+            f"ids must be a list or 1-D tensor of token ids, got {type(ids).__name__}"
+        )
+    else:
+        ids = [check_int(i, "each token id") for i in ids]
+    bad = next((i for i in ids if not 0 <= i < VOCAB_SIZE), None)
+    if bad is not None:
+        raise ValueError(f"token ids must lie in 0..{VOCAB_SIZE - 1}, got {bad}")
     skip = {BOS, EOS, PAD}
-    return "".join(INDEX_TO_TOKEN.get(i, "??") for i in ids if i not in skip)
+    return "".join(INDEX_TO_TOKEN[i] for i in ids if i not in skip)
 
 
 def parse_question(question: str, num_digits: int = 2) -> str:
