@@ -211,7 +211,9 @@ class Oracle(nn.Module):
 
     def forward(self, x, padding_mask=None, cache=None):
         if cache is not None:
-            raise ValueError("the oracle keeps no cache: evaluate it with use_cache=False")
+            raise ValueError(
+                "the oracle keeps no cache: evaluate it with use_cache=False"
+            )
         b, t = x.shape
         logits = torch.zeros(b, t, vocab.VOCAB_SIZE) + self.weight
         logits[:, :, 3] = 5.0  # operand positions: a confident "3", never graded

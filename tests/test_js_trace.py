@@ -257,13 +257,14 @@ def pytorch_ablations(model) -> dict:
     from chapter3.adder.decoding import greedy_decode
 
     prompts = all_prompts()
+    # (N, 4): the right digits and <EOS>
     expected = torch.stack(
         [
             encode_equation(f"{a:02d}+{b:02d}={a + b:03d}")[7:]
             for a in range(100)
             for b in range(100)
         ]
-    )  # (N, 4): the right digits and <EOS>
+    )
     bound = Bound(torch.float32)
     result = {}
     for heads in heads_of(model):

@@ -204,16 +204,6 @@ def test_the_wheel_holds_the_book_code_and_no_tools(tmp_path):
 # --- comments on their own line -------------------------------------------------------------
 HANGING = re.compile(r"^\s*[)\]}]+[,;]?\s*#(?!\s*fmt:)")
 
-# Files other branches are rewriting at the time of writing (training speed, the live page's
-# tests, the listings): their hanging comments go when those branches land. The list may only
-# shrink (test_the_known_exceptions_still_hang fails when an entry has none left).
-HANGING_ELSEWHERE = {
-    "chapter3/adder/training.py",
-    "tests/browser/test_live.py",
-    "tests/test_listings.py",
-    "tests/test_takeaway.py",
-}
-
 
 def hanging_comments(text: str) -> list[int]:
     return [i for i, line in enumerate(text.splitlines(), 1) if HANGING.match(line)]
@@ -233,20 +223,7 @@ def test_no_comment_hangs_after_a_closing_bracket():
         for file in python_files()
         if (lines := hanging_comments(file.read_text(encoding="utf-8")))
     }
-    unexpected = {f: lines for f, lines in found.items() if f not in HANGING_ELSEWHERE}
-    assert not unexpected, f"comments after a lone ) or ]: {unexpected}"
-
-
-def test_the_known_exceptions_still_hang():
-    cleaned = [
-        name
-        for name in sorted(HANGING_ELSEWHERE)
-        if (ROOT / name).is_file()
-        and not hanging_comments((ROOT / name).read_text(encoding="utf-8"))
-    ]
-    assert not cleaned, (
-        f"no hanging comment left: drop {cleaned} from HANGING_ELSEWHERE"
-    )
+    assert not found, f"comments after a lone ) or ]: {found}"
 
 
 def test_the_hanging_comment_check_can_fail():

@@ -117,9 +117,8 @@ def test_listing_is_teaching_sized(page, source, name):
     assert len(shown) <= limit_for(name), (
         f"{name} on {page} shows {len(shown)} lines; the limit is {limit_for(name)}"
     )
-    assert '"""' not in "\n".join(
-        shown
-    )  # docstrings render as prose, never in a listing
+    # docstrings render as prose, never in a listing
+    assert '"""' not in "\n".join(shown)
 
 
 def test_strip_docstrings_removes_method_docstrings_and_keeps_code():
@@ -385,9 +384,8 @@ def _docstring_examples(package, module, name, shown):
     )
     mod = sys.modules[module]
     original = getattr(mod, name)
-    setattr(
-        mod, name, shown
-    )  # the examples' `from chapter3.x import name` gets the listing's
+    # the examples' `from chapter3.x import name` gets the listing's
+    setattr(mod, name, shown)
     try:
         result = runner.run(test, out=lambda text: failures.append(text))
     finally:

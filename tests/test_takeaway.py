@@ -88,12 +88,13 @@ def test_notebook_and_script():
 
     nbformat.validate(nbformat.from_dict(notebook))
     kinds = [c["cell_type"] for c in notebook["cells"]]
+    # title, intro, setup
     assert kinds[:4] == [
         "markdown",
         "markdown",
         "code",
         "markdown",
-    ]  # title, intro, setup
+    ]
     assert all("kind" not in c for c in notebook["cells"])
     script = to_script(body, "import torch", "Title")
     ast.parse(script)  # valid Python

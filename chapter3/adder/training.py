@@ -168,16 +168,10 @@ class Recipe:
     data: str = "original"
     dataset_size: int = 10_000  # "original" data: equations drawn (with replacement)
     data_seed: int = 1337  # "original" data: the generator of create_add_dataset
-    fractions: tuple[float, float, float] = (
-        0.7,
-        0.2,
-        0.1,
-    )  # "original" data: train/val/test
-    disjoint_sizes: tuple[int, int, int] = (
-        8000,
-        1000,
-        1000,
-    )  # "disjoint" data: distinct strings
+    # "original" data: train/val/test
+    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    # "disjoint" data: distinct strings
+    disjoint_sizes: tuple[int, int, int] = (8000, 1000, 1000)
     split_seed: int = 1992
     batch_size: int = 256
     epochs: int = 30
@@ -416,19 +410,15 @@ class History:
 
     recipe: str
     epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(
-        default_factory=list
-    )  # mean over the epoch's batches
-    val_loss: list[float] = field(
-        default_factory=list
-    )  # after the epoch, dropout off (with recipe.evaluate_each_epoch)
-    test_accuracy: list[float] = field(
-        default_factory=list
-    )  # exact match, greedy decoding (with recipe.evaluate_each_epoch)
+    # mean over the epoch's batches
+    train_loss: list[float] = field(default_factory=list)
+    # after the epoch, dropout off (with recipe.evaluate_each_epoch)
+    val_loss: list[float] = field(default_factory=list)
+    # exact match, greedy decoding (with recipe.evaluate_each_epoch)
+    test_accuracy: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)  # at the end of the epoch
-    train_correct: list[int] = field(
-        default_factory=list
-    )  # training sums of the epoch right under teacher forcing, before their update
+    # training sums of the epoch right under teacher forcing, before their update
+    train_correct: list[int] = field(default_factory=list)
     train_seconds: float = 0.0  # optimisation steps only
     wall_seconds: float = 0.0  # including the checks and the final scoring
     num_train: int = 0
@@ -438,9 +428,8 @@ class History:
     test_in_train: int = (
         0  # test equations whose string also occurs in the training split
     )
-    wrong: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # final (expected, predicted) among all 10,000 sums
+    # final (expected, predicted) among all 10,000 sums
+    wrong: list[tuple[str, str]] = field(default_factory=list)
     threads: int = 0
     steps: int = 0  # optimisation steps taken
     check_step: list[int] = field(default_factory=list)  # steps at validation checks
@@ -448,9 +437,8 @@ class History:
     stopped_early: bool = (
         False  # every validation sum right before the last epoch ended
     )
-    scores: dict[str, list[int]] = field(
-        default_factory=dict
-    )  # part -> [correct, total] over all 10,000 sums, after training
+    # part -> [correct, total] over all 10,000 sums, after training
+    scores: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def final_test_accuracy(self) -> float:
@@ -723,9 +711,10 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
 
     train_strings = split_strings(loaders.train_set)
     test_strings = split_strings(loaders.test_set)
+    # (N_val, L): the stopping check's equations
     val_tokens = torch.stack(
         [encode_equation(e) for e in split_strings(loaders.val_set)]
-    )  # (N_val, L): the stopping check's equations
+    )
     train_unique = set(train_strings)
     history = History(
         recipe=recipe.name,

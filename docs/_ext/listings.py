@@ -60,9 +60,8 @@ class Teaching:
     body: str  # the object, without docstrings and checks
     hidden_checks: int = 0  # statements of input validation left out
     hidden_docstrings: int = 0
-    from_earlier: list[str] = field(
-        default_factory=list
-    )  # names earlier listings define
+    # names earlier listings define
+    from_earlier: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -241,9 +240,8 @@ def _splice_checks(lines: list[str], stmt: ast.stmt, resolve) -> list[str] | Non
     """The lines of ``stmt`` with each outermost check call replaced in the text itself, so
     that the rest of the statement keeps its layout and comments; None if one cannot be."""
     first, last = stmt.lineno, stmt.end_lineno
-    raw = [
-        lines[i - 1].encode() for i in range(first, last + 1)
-    ]  # offsets are in bytes
+    # offsets are in bytes
+    raw = [lines[i - 1].encode() for i in range(first, last + 1)]
     starts = [0]
     for line in raw:
         starts.append(starts[-1] + len(line) + 1)

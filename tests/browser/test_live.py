@@ -250,9 +250,8 @@ def test_toggling_a_mask_cell_changes_the_weights(page):
     playground = page.page.locator("#mask-playground")
     playground.scroll_into_view_if_needed()
     weights = page.page.locator("#mask-weights tbody tr")
-    assert (
-        "nan" in weights.nth(3).inner_text()
-    )  # the first preset: rows 3 and 4 are NaN
+    # the first preset: rows 3 and 4 are NaN
+    assert "nan" in weights.nth(3).inner_text()
     page.page.click("#mask-api button[data-i='3'][data-j='0']")  # let query 3 see key 0
     row = weights.nth(3).inner_text().split()
     assert row[:3] == ["3", "1.0000", "0.0000"], row
@@ -347,9 +346,8 @@ def test_the_page_names_its_model_from_the_weights(page):
     )
     text = page.page.locator("#the-model-on-this-page").inner_text()
     assert f"{count_parameters(model):,} parameters" in text
-    assert (
-        "270,482 parameters" in text
-    )  # the decoder page's model, and why not that one
+    # the decoder page's model, and why not that one
+    assert "270,482 parameters" in text
 
 
 def in_view(page: Page, selector: str) -> bool:
