@@ -142,7 +142,8 @@ def wrong_with_heads_zeroed(
     model: nn.Module, heads, equations: list[str] | None = None
 ) -> list[str]:
     """The equations (all 10,000 sums by default) that ``model`` gets wrong with ``heads``
-    (``(layer, head)`` pairs) zeroed, by batched greedy decoding (:func:`~chapter3.adder.decoding.evaluate`)."""
+    (``(layer, head)`` pairs) zeroed, by batched greedy decoding
+    (:func:`~chapter3.adder.decoding.evaluate`)."""
     equations = _equations(model, equations)
     model.eval()
     with heads_zeroed(model, heads):

@@ -81,6 +81,13 @@ def search(page, base_url, word: str) -> list[dict]:
         ".innerText?.startsWith('Search finished')",
         timeout=30000,
     )
+    # "Search finished" comes when the list is drawn; each snippet arrives with its own
+    # fetch of the result's page, and a large page (3.3) can come after that message
+    page.wait_for_function(
+        "() => document.querySelector('ul.search li:first-child p.context')"
+        " || document.querySelectorAll('ul.search li').length === 0",
+        timeout=30000,
+    )
     return page.eval_on_selector_all(
         "ul.search li",
         """items => items.map(li => ({
