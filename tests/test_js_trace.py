@@ -148,7 +148,9 @@ def pytorch_attention(model, tokens: list[int]) -> list[dict]:
             return lambda module, inputs, output: seen.__setitem__(name, split(output))
 
         hooks += [
-            attention.register_forward_pre_hook(on_input),
+            # the decoder calls the attention's unchecked _forward, so the module's own
+            # hooks never run: its input is what W_query is given
+            attention.W_query.register_forward_pre_hook(on_input),
             attention.W_query.register_forward_hook(on_linear("q")),
             attention.W_key.register_forward_hook(on_linear("k")),
             attention.W_value.register_forward_hook(on_linear("v")),
