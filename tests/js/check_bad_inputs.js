@@ -190,6 +190,18 @@ refuse("forward past max_seq_len", "max_seq_len", () => {
 });
 refuse("forward of a string", "tokens", () => GPT.forward(model, "15+57="));
 refuse("forward without a model", "model", () => GPT.forward(null, [BOS]));
+for (const [label, options] of [
+  ["a string", "0.1"],
+  ["ablate not an array", { ablate: "0.1" }],
+  ["ablate a layer past the last", { ablate: [`${config.num_layers}.0`] }],
+  ["ablate a head past the last", { ablate: [`0.${config.num_heads}`] }],
+  ["ablate a number", { ablate: [1] }],
+  ["record not a function", { record: true }],
+]) {
+  const field =
+    label === "a string" ? "options" : `options.${Object.keys(options)[0]}`;
+  refuse(`options: ${label}`, field, () => GPT.forward(model, [BOS], options));
+}
 
 const results = cases.map(({ name, field, run }) => {
   try {
