@@ -127,10 +127,7 @@ class CombinedQKVAttention(nn.Module):
         self.num_heads, self.head_dim, self.d_out = num_heads, d_out // num_heads, d_out
         self.qkv = nn.Linear(d_in, 3 * d_out, bias=False)
         self.out_proj = nn.Linear(d_out, d_out)
-        self.register_buffer(
-            "attend",
-            torch.ones(context_length, context_length, dtype=torch.bool).tril(),
-        )
+        self.register_buffer("attend", causal_attend_mask(context_length))
 
     def forward(self, x):
         b, t, _ = x.shape
@@ -153,10 +150,7 @@ class EinsumAttention(nn.Module):
         self.W_key = nn.Parameter(torch.empty(d_out, d_in))
         self.W_value = nn.Parameter(torch.empty(d_out, d_in))
         self.out_proj = nn.Linear(d_out, d_out)
-        self.register_buffer(
-            "attend",
-            torch.ones(context_length, context_length, dtype=torch.bool).tril(),
-        )
+        self.register_buffer("attend", causal_attend_mask(context_length))
 
     def forward(self, x):
         b, t, _ = x.shape

@@ -377,62 +377,43 @@ def causal_renormalise(theme: Theme):
         **common,
     )
     sums(right + 0.08, weights, "Σ row")
-    right += 0.08 + cell
-    arrow(ax, (right + 0.15, mid), (right + 1.25, mid), theme)
-    text(
-        ax,
-        right + 0.7,
-        mid + 0.15,
+
+    def step(right, action, values, label, shape):
+        # an arrow saying what is done, then the result with its row sums
+        right += 0.08 + cell
+        arrow(ax, (right + 0.15, mid), (right + 1.25, mid), theme)
+        text(ax, right + 0.7, mid + 0.15, action, theme, fontsize=8.5, va="bottom")
+        shown = [
+            ["0" if h else f"{float(v):.2f}" for v, h in zip(r, hr, strict=True)]
+            for r, hr in zip(values.tolist(), hidden, strict=True)
+        ]
+        right = matrix(
+            ax,
+            right + 1.4,
+            top,
+            values,
+            theme,
+            hidden=hidden,
+            texts=shown,
+            label=label,
+            shape=shape,
+            **common,
+        )
+        sums(right + 0.08, values, "Σ row")
+        return right
+
+    right = step(
+        right,
         "zero the\nfuture",
-        theme,
-        fontsize=8.5,
-        va="bottom",
-    )
-    x = right + 1.4
-    zeroed = [
-        ["0" if h else f"{float(v):.2f}" for v, h in zip(r, hr, strict=True)]
-        for r, hr in zip(masked.tolist(), hidden, strict=True)
-    ]
-    right = matrix(
-        ax,
-        x,
-        top,
         masked,
-        theme,
-        hidden=hidden,
-        texts=zeroed,
-        label="× mask: upper triangle = 0",
-        shape="rows no longer sum to 1",
-        **common,
+        "× mask: upper triangle = 0",
+        "rows no longer sum to 1",
     )
-    sums(right + 0.08, masked, "Σ row")
-    right += 0.08 + cell
-    arrow(ax, (right + 0.15, mid), (right + 1.25, mid), theme)
-    text(
-        ax,
-        right + 0.7,
-        mid + 0.15,
+    step(
+        right,
         "divide by\nrow sum",
-        theme,
-        fontsize=8.5,
-        va="bottom",
-    )
-    x = right + 1.4
-    kept = [
-        ["0" if h else f"{float(v):.2f}" for v, h in zip(r, hr, strict=True)]
-        for r, hr in zip(causal.tolist(), hidden, strict=True)
-    ]
-    right = matrix(
-        ax,
-        x,
-        top,
         causal,
-        theme,
-        hidden=hidden,
-        texts=kept,
-        label="causal attention weights",
-        shape="each row sums to 1 again",
-        **common,
+        "causal attention weights",
+        "each row sums to 1 again",
     )
-    sums(right + 0.08, causal, "Σ row")
     return fig
