@@ -182,3 +182,39 @@ def test_train_command_freezes_the_import_time_objects_before_training(
         gc.unfreeze()
     assert status == 2 and len(seen) == 1
     assert seen[0] > 10_000
+
+
+@pytest.mark.parametrize("keys", [1, 2, 5, 10, 15, 16, 24])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_masked_softmax_is_torch_softmax_of_the_masked_scores(keys, dtype):
+    """Every key count on each side of the short-last-dimension path: the weights and
+    their gradients are torch's to rounding, and a row with no visible key is zeros."""
+    from chapter3.masks import masked_softmax
+
+    torch.manual_seed(keys)
+    scores = (torch.randn(3, 4, 7, keys, dtype=dtype) * 4).requires_grad_()
+    attend = torch.rand(3, 1, 7, keys) < 0.7
+    attend[0, 0, 2] = False  # a row with nothing visible
+    upstream = torch.randn(3, 4, 7, keys, dtype=dtype)
+
+    weights = masked_softmax(scores, attend)
+    (grad,) = torch.autograd.grad((weights * upstream).sum(), scores)
+    masked = scores.masked_fill(~attend, float("-inf"))
+    expected = torch.softmax(masked, dim=-1).nan_to_num(0.0)
+    (expected_grad,) = torch.autograd.grad((expected * upstream).sum(), scores)
+
+    torch.testing.assert_close(weights, expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-5)
+    assert torch.equal(weights[0, :, 2], torch.zeros(4, keys, dtype=dtype))
+    assert weights.shape == scores.shape
+
+
+def test_masked_softmax_short_rows_propagate_nan_to_their_row_only():
+    from chapter3.masks import masked_softmax
+
+    scores = torch.zeros(2, 3, 10)
+    scores[1, 2, 4] = float("nan")
+    weights = masked_softmax(scores, torch.ones(10, dtype=torch.bool))
+    assert weights[1, 2].isnan().all()
+    assert not weights[0].isnan().any() and not weights[1, :2].isnan().any()
+    assert torch.allclose(weights[0], torch.full((3, 10), 0.1))
