@@ -171,6 +171,12 @@ def masked_softmax(attn_scores: torch.Tensor, attend: torch.Tensor) -> torch.Ten
             [0.0000, 0.0000, 0.0000]])
     """
     check_masked_softmax_args(attn_scores, attend)
+    return _masked_softmax(attn_scores, attend)
+
+
+def _masked_softmax(attn_scores: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
+    """:func:`masked_softmax` without its argument check, for the attention classes, whose
+    own door has checked what reaches it (a decoder would otherwise check once a layer)."""
     attn_scores = attn_scores.masked_fill(~attend, float("-inf"))
     attn_weights = _softmax_last_dim(attn_scores)
     nothing_visible = ~attend.any(dim=-1, keepdim=True)  # rows that came out as NaN

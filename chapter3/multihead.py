@@ -39,7 +39,7 @@ from torch import nn
 
 from chapter3._checks import check_attention_args, check_positive_int
 from chapter3.causal import CausalAttention, check_attention_input
-from chapter3.masks import masked_softmax
+from chapter3.masks import _masked_softmax
 
 
 def masked_attention(queries, keys, values, attend, dropout):
@@ -61,7 +61,7 @@ def masked_attention(queries, keys, values, attend, dropout):
              [2.]]])
     """
     attn_scores = queries @ keys.transpose(-2, -1)  # (..., T_q, T_k)
-    attn_weights = masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
+    attn_weights = _masked_softmax(attn_scores / keys.shape[-1] ** 0.5, attend)
     attn_weights = dropout(attn_weights)  # (..., T_q, T_k)
     return attn_weights @ values  # (..., T_q, d_head)
 

@@ -18,6 +18,7 @@ import torch
 import chapter3.causal
 import chapter3.gpt
 import chapter3.kv_cache
+import chapter3.masks
 import chapter3.multihead
 from chapter3._checks import check_device
 from chapter3.adder.data import all_equations
@@ -85,7 +86,13 @@ def test_eval_mode_decoding_applies_no_dropout_with_or_without_the_cache():
 
 
 # --- each check once per call -------------------------------------------------------------
-DOOR_MODULES = (chapter3.gpt, chapter3.multihead, chapter3.causal, chapter3.kv_cache)
+DOOR_MODULES = (
+    chapter3.gpt,
+    chapter3.multihead,
+    chapter3.causal,
+    chapter3.kv_cache,
+    chapter3.masks,
+)
 
 
 @pytest.fixture

@@ -180,20 +180,30 @@ def _encode_all(equations: list[str]) -> torch.Tensor:
     )
 
 
+CHUNK = 1000
+"""Sums per forward pass of :func:`score_all`'s teacher-forced check."""
+
+
 @torch.inference_mode()
 def _confirmed_right(model: nn.Module, tokens: torch.Tensor, margin: float):
     """(N,) booleans: every graded token of each (N, L) equation is the teacher-forced
     arg-max, ahead of the runner-up by more than ``margin · (1 + |top logit|)``."""
     was_training = model.training
     model.eval()
+    batch = construct_batches(tokens)
+    device = next(model.parameters()).device
+    top2, predicted = [], []
     try:
-        batch = construct_batches(tokens)
-        device = next(model.parameters()).device
-        logits = model(batch.input.to(device), batch.padding_mask.to(device))
-        top2 = logits.float().topk(2, dim=-1).values.cpu()  # (N, L-1, 2)
-        predicted = logits.argmax(dim=-1).cpu()  # (N, L-1)
+        # in chunks: a (1000, H, L, L) score tensor stays in the CPU's cache, a (10000, ...)
+        # one does not (about 20 % faster on CPU)
+        for rows in torch.arange(len(tokens)).split(CHUNK):
+            inputs, padding = batch.input[rows], batch.padding_mask[rows]
+            logits = model(inputs.to(device), padding.to(device))  # (n, L-1, V)
+            top2.append(logits.float().topk(2, dim=-1).values.cpu())  # (n, L-1, 2)
+            predicted.append(logits.argmax(dim=-1).cpu())  # (n, L-1)
     finally:
         model.train(was_training)
+    top2, predicted = torch.cat(top2), torch.cat(predicted)
     lead = top2[..., 0] - top2[..., 1]  # (N, L-1)
     clear = (predicted == batch.target) & (lead > margin * (1 + top2[..., 0].abs()))
     graded = batch.target != PAD  # (N, L-1): the answer digits and <EOS>

@@ -12,6 +12,7 @@ operations. ``tests/test_optim.py`` checks that it follows ``torch.optim.Adam`` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import torch

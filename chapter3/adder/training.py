@@ -659,7 +659,7 @@ def train(
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     try:
-        return _train(recipe, progress, device, log)
+        return _train(recipe, progress, device, log, old_threads)
     finally:
         torch.set_num_threads(old_threads)
 
@@ -701,7 +701,9 @@ def check_train_args(
     return recipe, device
 
 
-def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, History]:
+def _train(
+    recipe: Recipe, progress: bool, device, log, threads: int
+) -> tuple[GPTDecoder, History]:
     wall_start = time.perf_counter()
     seed_all(recipe.init_seed)
     loaders = build_data(recipe)
@@ -798,6 +800,8 @@ def _train(recipe: Recipe, progress: bool, device, log) -> tuple[GPTDecoder, His
     if bar is not None:
         bar.close()
     model.eval()
+    # scoring 10,000 sums is big enough work for every thread (training steps are not)
+    torch.set_num_threads(threads)
     scored = score_all(model, recipe)  # evaluate_all's counts, decoding only a few
     history.scores = {part: list(counts) for part, counts in scored.parts.items()}
     history.wrong = [(expected, got) for expected, got, _ in scored.wrong]

@@ -506,6 +506,7 @@ def teaching_view(
 
     body, hidden = _hide_checks(body, resolve)
     imports = _imports_of(source_path.read_text(encoding="utf-8"), module)
+    body = _checked_twins(body, imports)
     header, from_earlier = [], []
     for name in free_names(body):
         if name in earlier:
@@ -519,6 +520,37 @@ def teaching_view(
         where = "the listings above" if len(from_earlier) > 1 else "a listing above"
         header += [*([""] if header else []), f"# {names}: from {where} on this page"]
     return Teaching(header, body + "\n", hidden, docstrings, from_earlier)
+
+
+def _checked_twins(code: str, imports: dict[str, str]) -> str:
+    """A call to an imported ``_name`` whose module also has ``name`` that checks its
+    arguments and then returns ``_name(...)`` (e.g. ``_masked_softmax``, which a
+    layer calls because its door has already checked) is shown as the public ``name``:
+    the same numbers, and a name the reader can import and look up."""
+    for private in free_names(code):
+        line = imports.get(private, "")
+        m = re.fullmatch(rf"from ([\w.]+) import {private}", line)
+        if not (private.startswith("_") and m):
+            continue
+        public = private[1:]
+        twin = _function(getattr(importlib.import_module(m.group(1)), public, None))
+        if twin is None:
+            continue
+        fn = ast.parse(textwrap.dedent(inspect.getsource(twin))).body[0]
+        returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return)]
+        others = fn.body[1 if _docstring(fn) is not None else 0 : -1]
+        checks_then_return = (
+            len(returns) == 1
+            and fn.body[-1] is returns[0]
+            and isinstance(returns[0].value, ast.Call)
+            and ast.unparse(returns[0].value.func) == private
+            and all(isinstance(n, ast.Expr) and is_check_call(n.value) for n in others)
+        )
+        if not checks_then_return:
+            continue
+        code = re.sub(rf"\b{private}\(", f"{public}(", code)
+        imports[public] = f"from {m.group(1)} import {public}"
+    return code
 
 
 def _quote_forward_references(code: str) -> str:
