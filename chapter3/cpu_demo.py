@@ -44,9 +44,10 @@ ONE_MACHINE = {
     "early": {None: (736, 9799), "avx2": (736, 9999), "default": (736, 9984)},
 }
 """What the full fast recipe and the half-trained ``early`` run did under each capability on
-the machine that trained the reference models (a record of a measurement; a slow test of
-``tests/test_cpu_demo.py`` re-measures the ``early`` run wherever the hardware and PyTorch
-version match)."""
+the machine that trained the reference models, with the book's code of that date (a record of
+a measurement: the runs with the machine's own kernels are the reference models). The code
+has since moved the attention's softmax and the optimizer to faster kernels that round
+differently, so today it trains other models there, as another CPU would."""
 
 _CHILD = (
     "import sys; from chapter3.cpu_demo import _child; _child(sys.argv[1], sys.argv[2])"

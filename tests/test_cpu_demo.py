@@ -3,12 +3,10 @@ and the record of what the full recipes did under each capability."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-from chapter3.adder.reference import provenance, reference_adder
+from chapter3.adder.reference import provenance
 from chapter3.cpu_demo import (
     CHILD_RECIPES,
     DEMO_RECIPE,
@@ -117,20 +115,3 @@ def test_same_kernels_same_model_in_two_processes():
     assert first.steps == second.steps == 184
     assert first.weights_sha256 == second.weights_sha256
     assert compare_runs(first, second).identical
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(
-    "ATEN_CPU_CAPABILITY" in os.environ
-    or torch.backends.cpu.get_cpu_capability() != "AVX512"
-    or torch.__version__ != "2.13.0+cpu",
-    reason="the reference models were trained with AVX-512 kernels and torch 2.13.0+cpu",
-)
-def test_the_code_retrains_the_committed_early_reference_bit_for_bit():
-    """Where the hardware matches the reference machine's, this code trains exactly the
-    committed half-trained model (about 6 s; the full record of ONE_MACHINE, a minute, is
-    re-measured by hand with ``make reference``)."""
-    reference, _ = reference_adder("early")
-    run = train_in_subprocess(None, "early")
-    assert (run.steps, run.all_correct) == ONE_MACHINE["early"][None]
-    assert run.weights_sha256 == weights_sha256(reference.state_dict())

@@ -535,6 +535,9 @@ class _TeacherForcing:
         self.loader = loader
         batch = construct_batches(loader.tokens)  # (N, L-1) each
         self.all = Batch(*(t.to(device) for t in batch))
+        # equations of one length have no padding: a mask of all True hides nothing, and
+        # leaving it out skips its work in every layer (the same numbers)
+        self.padded = not bool(batch.padding_mask.all())
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -544,7 +547,8 @@ class _TeacherForcing:
         order = torch.randperm(n) if self.loader.shuffle else torch.arange(n)
         for start in range(0, n, size):
             rows = order[start : start + size].to(self.all.input.device)  # (B,)
-            yield Batch(*(t[rows] for t in self.all))  # (B, L-1) each
+            tokens, target, padding_mask = (t[rows] for t in self.all)  # (B, L-1) each
+            yield Batch(tokens, target, padding_mask if self.padded else None)
 
 
 def _prepared_step(model, params, batch: Batch, optimizer, grad_clip):
