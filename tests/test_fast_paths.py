@@ -114,7 +114,20 @@ def test_prepared_batches_are_the_loaders_batches():
     got = list(prepared)
     assert len(got) == len(expected)
     for a, b in zip(expected, got, strict=True):
-        assert all(torch.equal(s, t) for s, t in zip(a, b, strict=True))
+        assert torch.equal(a.input, b.input) and torch.equal(a.target, b.target)
+        # equations of one length: no padding, so the prepared batch carries no mask
+        assert a.padding_mask.all() and b.padding_mask is None
+
+
+def test_prepared_batches_keep_a_padding_mask_that_hides_something():
+    loaders = training.build_data(TINY)
+    prepared = training._TeacherForcing(loaders.train_loader, "cpu")
+    prepared.all.padding_mask[0, -1] = False  # one padded position among them
+    prepared.padded = True
+    torch.manual_seed(3)
+    masks = [batch.padding_mask for batch in prepared]
+    assert all(m is not None for m in masks)
+    assert sum(int((~m).sum()) for m in masks) == 1
 
 
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])

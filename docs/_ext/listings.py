@@ -497,14 +497,16 @@ def teaching_view(
     code = textwrap.dedent(code)
     tree = ast.parse(code)
     docstrings = sum(_docstring(n) is not None for n in ast.walk(tree))
-    body = strip_docstrings(code).rstrip("\n")
     module = module_name(source_path)
     mod = importlib.import_module(module)
+    code, checks = _twin_body(code, tree, mod)
+    body = strip_docstrings(code).rstrip("\n")
 
     def resolve(name):
         return _function(getattr(mod, name, None))
 
     body, hidden = _hide_checks(body, resolve)
+    hidden += checks
     imports = _imports_of(source_path.read_text(encoding="utf-8"), module)
     body = _checked_twins(body, imports)
     header, from_earlier = [], []
@@ -522,6 +524,38 @@ def teaching_view(
     return Teaching(header, body + "\n", hidden, docstrings, from_earlier)
 
 
+def _checks_then_twin(fn: ast.FunctionDef) -> str | None:
+    """The name ``_x`` when ``fn``'s body is its docstring, check calls and
+    ``return _x(...)``; else None."""
+    body = fn.body[1 if _docstring(fn) is not None else 0 :]
+    if not body or not isinstance(body[-1], ast.Return):
+        return None
+    value = body[-1].value
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
+        return None
+    checks = all(isinstance(n, ast.Expr) and is_check_call(n.value) for n in body[:-1])
+    private = value.func.id
+    return private if checks and private == "_" + fn.name else None
+
+
+def _twin_body(code: str, tree: ast.Module, mod) -> tuple[str, int]:
+    """A public function that checks its arguments and returns its unchecked twin's result
+    (``masked_softmax`` → ``_masked_softmax``) is shown as the twin's code under the public
+    name: the computation, which is what the listing is for. Returns the code and the number
+    of checks left out."""
+    fn = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(fn, ast.FunctionDef):
+        return code, 0
+    private = _checks_then_twin(fn)
+    twin = _function(getattr(mod, private, None)) if private else None
+    if twin is None:
+        return code, 0
+    twin_code = textwrap.dedent(inspect.getsource(twin))
+    twin_code = re.sub(rf"^def {private}\(", f"def {fn.name}(", twin_code, count=1)
+    body = fn.body[1 if _docstring(fn) is not None else 0 :]
+    return twin_code, len(body) - 1
+
+
 def _checked_twins(code: str, imports: dict[str, str]) -> str:
     """A call to an imported ``_name`` whose module also has ``name`` that checks its
     arguments and then returns ``_name(...)`` (e.g. ``_masked_softmax``, which a
@@ -537,16 +571,7 @@ def _checked_twins(code: str, imports: dict[str, str]) -> str:
         if twin is None:
             continue
         fn = ast.parse(textwrap.dedent(inspect.getsource(twin))).body[0]
-        returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return)]
-        others = fn.body[1 if _docstring(fn) is not None else 0 : -1]
-        checks_then_return = (
-            len(returns) == 1
-            and fn.body[-1] is returns[0]
-            and isinstance(returns[0].value, ast.Call)
-            and ast.unparse(returns[0].value.func) == private
-            and all(isinstance(n, ast.Expr) and is_check_call(n.value) for n in others)
-        )
-        if not checks_then_return:
+        if _checks_then_twin(fn) != private:
             continue
         code = re.sub(rf"\b{private}\(", f"{public}(", code)
         imports[public] = f"from {m.group(1)} import {public}"
