@@ -331,6 +331,7 @@ onmessage = (e) => {
             cancel() {
               pool.forEach((w) => w.terminate());
               workers = null;
+              setTimeout(startWorkers, 0); // fresh ones, ready for the next run
             },
           };
           return;
@@ -352,6 +353,8 @@ onmessage = (e) => {
       inflight.set(key, { promise, listeners });
       return promise;
     }
+    // the workers load the model while the reader reads: a first switch then only scores
+    setTimeout(startWorkers, 0);
     return { score };
   }
 
