@@ -98,9 +98,17 @@ def js(model, tmp_path_factory):
         for r in range(len(sequence(a, b)))
     ]
     what = [{"q": "55+45=", "ablate": k} for k in keys]
+    scorer_path = [
+        {"tokens": sequence(a, b), "ablate": k} for a, b in TRACED_SUMS for k in keys
+    ]
     jobs = [
         start(model_file, {"ablate": keys[:half], "trace": trace}, out, "a"),
-        start(model_file, {"ablate": keys[half:], "whatIs": what}, out, "b"),
+        start(
+            model_file,
+            {"ablate": keys[half:], "whatIs": what, "scorerPath": scorer_path},
+            out,
+            "b",
+        ),
     ]
     try:
         first, second = (finish(j) for j in jobs)
@@ -113,6 +121,7 @@ def js(model, tmp_path_factory):
         "ablate": first["ablate"] + second["ablate"],
         "cpu_seconds": first["cpu_seconds"] + second["cpu_seconds"],
         "whatIs": second["whatIs"],
+        "scorerPath": second["scorerPath"],
         "trace_request": trace,
     }
 
@@ -275,6 +284,14 @@ def test_near_ties_are_few_and_not_where_the_page_makes_a_claim(
     guide = adder_trace.guide(model)
     for heads in [((1, guide["carry_head"]),), ((1, 1),), ((0, 4),)]:
         assert not pytorch_ablations[heads]["near"], heads
+
+
+def test_the_scorers_steps_give_the_decoders_logits_bit_for_bit(js, model):
+    """Re-scoring skips what no one reads (the last block of a question's tokens, the maps)
+    and copies states: the logits it decides by are still forward()'s, the same floats."""
+    assert len(js["scorerPath"]) == len(TRACED_SUMS) * len(head_sets(model))
+    for differ in js["scorerPath"]:
+        assert not differ, f"(position, token, scorer, forward): {differ[:3]}"
 
 
 def test_the_question_is_answered_again_with_the_heads_off(js, model):
