@@ -16,10 +16,10 @@
   // The sums a+b= for a in [aFrom, aTo): right[100 a + b] = 1 when the model writes the
   // three digits of a + b and then <EOS> (chapter3.adder.decoding.evaluate's exact match),
   // else 0. Greedy decoding stops at the first wrong token: the sum is wrong whatever
-  // follows. The prompt <BOS> a1 a0 + b1 b0 = shares its first tokens with other sums: their
-  // keys and values are computed once and the state copied. Every step is GPT.step, as in
-  // GPT.whatIs, so the tokens are the same; the steps before "=" skip what only the logits
-  // need (options.logits false), and the heads are checked once, by GPT.prepare.
+  // follows. The prompt <BOS> a1 a0 + b1 b0 = shares its first tokens with other sums:
+  // their keys and values are computed once and the state copied. Every step is GPT.step,
+  // as in GPT.whatIs, so the tokens are the same; the steps before "=" skip what only the
+  // logits need (options.logits false), and the heads are checked once, by GPT.prepare.
   function scoreRows(GPT, model, ablate, aFrom, aTo, right) {
     const v = model.vocab;
     const heads = ablate && ablate.length ? ablate : undefined;

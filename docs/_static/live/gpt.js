@@ -256,7 +256,9 @@
       throw new TypeError(`options.record must be a function, got ${describe(record)}`);
     }
     if (logits !== undefined && typeof logits !== "boolean") {
-      throw new TypeError(`options.logits must be true or false, got ${describe(logits)}`);
+      throw new TypeError(
+        `options.logits must be true or false, got ${describe(logits)}`,
+      );
     }
     if (ablate === undefined) return;
     if (!Array.isArray(ablate)) {
@@ -480,7 +482,8 @@
     const { keys, values } = cache;
     const context = s.context.fill(0);
     const record = plan.record;
-    const rows = keep ? [] : null; // one attention row per head: this query over keys 0..t
+    // one attention row per head (this query over keys 0..t), kept for the maps
+    const rows = keep ? [] : null;
     for (let h = 0; h < H; h++) {
       const lo = h * d;
       const hi = lo + d;
@@ -538,7 +541,8 @@
   function newState(model, { maps = true } = {}) {
     return {
       tokens: [],
-      visible: [], // padding mask of greedy decoding: a <pad> key is hidden from every query
+      // padding mask of greedy decoding: a <pad> key is hidden from every query
+      visible: [],
       caches: model.blocks.map(() => ({
         keys: [],
         values: [],
