@@ -237,7 +237,12 @@ const right = new Uint8Array(10000);
 // {exported}: load the model; {id, ablate, row: a}: score the sums a+0= .. a+99=
 onmessage = (e) => {
   const job = e.data;
-  if (job.exported) model = GPT.loadModel(job.exported);
+  if (job.exported) {
+    model = GPT.loadModel(job.exported);
+    // a few rows of sums with a head off, ahead of time: the engine compiles the
+    // decoder's loops before the reader's first switch needs them
+    ABLATE.scoreRows(GPT, model, ["0.0"], 0, 8, right);
+  }
   if (job.row === undefined) return;
   ABLATE.scoreRows(GPT, model, job.ablate, job.row, job.row + 1, right);
   postMessage({ id: job.id, row: job.row, right: right.slice(job.row * 100, job.row * 100 + 100) });
