@@ -234,16 +234,25 @@ const GPT = (${GPT.factory})();
 const ABLATE = (${ABLATE.factory})();
 let model = null;
 const right = new Uint8Array(10000);
+// A few rows of sums with a head off, scored ahead of time, one at a time: the engine
+// compiles the decoder's loops before the reader's first switch needs them, and a job
+// that comes in stops them.
+let warmRows = 8;
+function warmUp() {
+  if (warmRows <= 0) return;
+  warmRows--;
+  ABLATE.scoreRows(GPT, model, ["0.0"], warmRows, warmRows + 1, new Uint8Array(10000));
+  setTimeout(warmUp, 0);
+}
 // {exported}: load the model; {id, ablate, row: a}: score the sums a+0= .. a+99=
 onmessage = (e) => {
   const job = e.data;
   if (job.exported) {
     model = GPT.loadModel(job.exported);
-    // a few rows of sums with a head off, ahead of time: the engine compiles the
-    // decoder's loops before the reader's first switch needs them
-    ABLATE.scoreRows(GPT, model, ["0.0"], 0, 8, right);
+    setTimeout(warmUp, 0);
   }
   if (job.row === undefined) return;
+  warmRows = 0;
   ABLATE.scoreRows(GPT, model, job.ablate, job.row, job.row + 1, right);
   postMessage({ id: job.id, row: job.row, right: right.slice(job.row * 100, job.row * 100 + 100) });
 };`;
