@@ -22,20 +22,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ablation_ties
 import pytest
 import torch
+from ablation_ties import head_sets, sum_name
 from test_js_adder import (
     DRIVER,
     GPT_JS,
     ULPS,
     Bound,
     _abs_terms,
-    forward_with_sizes,
     node,
     softmax_sizes,
 )
 
-from chapter3.adder.heads import heads_zeroed, wrong_with_heads_zeroed
+from chapter3.adder.heads import heads_zeroed
 from chapter3.adder.reference import reference_adder
 from chapter3.adder.vocab import encode_equation
 from chapter3.gpt import attention_maps
@@ -49,20 +50,12 @@ pytestmark = pytest.mark.slow
 
 TRACE_DRIVER = DRIVER.with_name("check_trace.js")
 TRACED_SUMS = [(55, 45), (15, 57), (99, 99), (0, 0), (50, 50), (37, 48)]
-PAIRS = [((0, 1), (1, 1)), ((0, 0), (1, 2)), ((1, 2), (1, 3))]
 
 
 @pytest.fixture(scope="module")
 def model():
     model, _ = reference_adder("fast")
     return model.eval()
-
-
-def heads_of(model) -> list[tuple[tuple[int, int], ...]]:
-    layers = len(model.decoder_blocks)
-    num_heads = model.decoder_blocks[0].masked_self_attention.num_heads
-    singles = [((i, h),) for i in range(layers) for h in range(num_heads)]
-    return singles + list(PAIRS)
 
 
 def sequence(a: int, b: int) -> list[int]:
@@ -94,7 +87,7 @@ def js(model, tmp_path_factory):
     model_file = live_adder.write_global(
         out / live_adder.WEIGHT_FILE, "ADDER_MODEL", live_adder.export_model(model)
     )
-    keys = [[f"{i}.{h}" for i, h in heads] for heads in heads_of(model)]
+    keys = [[f"{i}.{h}" for i, h in heads] for heads in head_sets(model)]
     half = len(keys) // 2
     config = model.config
     trace = [
@@ -105,9 +98,17 @@ def js(model, tmp_path_factory):
         for r in range(len(sequence(a, b)))
     ]
     what = [{"q": "55+45=", "ablate": k} for k in keys]
+    scorer_path = [
+        {"tokens": sequence(a, b), "ablate": k} for a, b in TRACED_SUMS for k in keys
+    ]
     jobs = [
         start(model_file, {"ablate": keys[:half], "trace": trace}, out, "a"),
-        start(model_file, {"ablate": keys[half:], "whatIs": what}, out, "b"),
+        start(
+            model_file,
+            {"ablate": keys[half:], "whatIs": what, "scorerPath": scorer_path},
+            out,
+            "b",
+        ),
     ]
     try:
         first, second = (finish(j) for j in jobs)
@@ -120,6 +121,7 @@ def js(model, tmp_path_factory):
         "ablate": first["ablate"] + second["ablate"],
         "cpu_seconds": first["cpu_seconds"] + second["cpu_seconds"],
         "whatIs": second["whatIs"],
+        "scorerPath": second["scorerPath"],
         "trace_request": trace,
     }
 
@@ -247,53 +249,17 @@ def test_traced_numbers_are_pytorchs(js, precision):
 
 
 @pytest.fixture(scope="module")
-@torch.no_grad()
 def pytorch_ablations(model) -> dict:
-    """For each set of heads: the sums PyTorch gets wrong with them zeroed, and the *near
-    ties*: sums where, at some step up to the first wrong token (where gpt.js's scoring
-    stops), the top two logits are within float32's rounding reach of each other (the bound
-    of test_js_adder, 256 u of their scale). There rounding may decide the token, so gpt.js
-    and PyTorch may differ; everywhere else they must agree exactly."""
-    from test_js_adder import all_prompts
-
-    from chapter3.adder.decoding import greedy_decode
-
-    prompts = all_prompts()
-    # (N, 4): the right digits and <EOS>
-    expected = torch.stack(
-        [
-            encode_equation(f"{a:02d}+{b:02d}={a + b:03d}")[7:]
-            for a in range(100)
-            for b in range(100)
-        ]
-    )
-    bound = Bound(torch.float32)
-    result = {}
-    for heads in heads_of(model):
-        wrong = wrong_with_heads_zeroed(model, heads)
-        with heads_zeroed(model, heads):
-            out = greedy_decode(model, prompts, max_new_tokens=4)[:, 7:]  # (N, 4)
-            seen = torch.cat([prompts, out[:, :-1]], dim=1)
-            run = forward_with_sizes(model, seen)
-        logits, sizes = run["logits"][:, 6:], run["logit_sizes"][:, 6:]  # (N, 4, V)
-        matched = (out == expected).long().cumprod(dim=1)  # (N, 4)
-        steps = torch.cat([torch.ones_like(matched[:, :1]), matched[:, :-1]], dim=1) > 0
-        top2, index = logits.topk(2, dim=-1)
-        reach = bound.rtol * sizes.gather(-1, index).sum(dim=-1) + 2 * bound.tiny
-        ratio = ((top2[..., 0] - top2[..., 1]) / reach).masked_fill(
-            ~steps, float("inf")
-        )
-        near = (ratio < 1).any(dim=1).nonzero().flatten().tolist()
-        names = {f"{i // 100:02d}+{i % 100:02d}={i // 100 + i % 100:03d}" for i in near}
-        result[heads] = {"wrong": wrong, "near": names}
-    return result
+    """For each set of heads: the sums PyTorch gets wrong with them zeroed, and the near
+    ties, where rounding may decide a token (see ``ablation_ties``)."""
+    return ablation_ties.pytorch_ablations(model, head_sets(model))
 
 
 def test_switched_off_heads_break_the_sums_pytorch_breaks(js, model, pytorch_ablations):
     report = []
-    for heads, wrong in zip(heads_of(model), js["ablate"], strict=True):
+    for heads, wrong in zip(head_sets(model), js["ablate"], strict=True):
         expected, near = (pytorch_ablations[heads][k] for k in ("wrong", "near"))
-        ours = [f"{i // 100:02d}+{i % 100:02d}={i // 100 + i % 100:03d}" for i in wrong]
+        ours = [sum_name(i) for i in wrong]
         differ = set(ours) ^ set(expected)
         assert differ <= near, (
             f"heads {heads} off: gpt.js gets {len(ours)} sums wrong, PyTorch "
@@ -320,8 +286,16 @@ def test_near_ties_are_few_and_not_where_the_page_makes_a_claim(
         assert not pytorch_ablations[heads]["near"], heads
 
 
+def test_the_scorers_steps_give_the_decoders_logits_bit_for_bit(js, model):
+    """Re-scoring skips what no one reads (the last block of a question's tokens, the maps)
+    and copies states: the logits it decides by are still forward()'s, the same floats."""
+    assert len(js["scorerPath"]) == len(TRACED_SUMS) * len(head_sets(model))
+    for differ in js["scorerPath"]:
+        assert not differ, f"(position, token, scorer, forward): {differ[:3]}"
+
+
 def test_the_question_is_answered_again_with_the_heads_off(js, model):
-    for heads, ours in zip(heads_of(model), js["whatIs"], strict=True):
+    for heads, ours in zip(head_sets(model), js["whatIs"], strict=True):
         with heads_zeroed(model, heads):
             expected = adder_trace.answer(model, "55+45=")
         assert ours == expected, heads

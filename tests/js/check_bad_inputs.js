@@ -197,11 +197,23 @@ for (const [label, options] of [
   ["ablate a head past the last", { ablate: [`0.${config.num_heads}`] }],
   ["ablate a number", { ablate: [1] }],
   ["record not a function", { record: true }],
+  ["logits not true or false", { logits: "no" }],
+  ["logits false where forward returns them", { logits: false }],
 ]) {
   const field =
     label === "a string" ? "options" : `options.${Object.keys(options)[0]}`;
   refuse(`options: ${label}`, field, () => GPT.forward(model, [BOS], options));
 }
+// a step whose logits nobody reads leaves the last layer's attention rows out: only on a
+// state that keeps no maps; a plan (GPT.prepare) is for the model it was made for
+refuse("options.logits false on a state with maps", "options.logits", () =>
+  GPT.step(model, GPT.newState(model), BOS, { logits: false }),
+);
+refuse("a plan of another model", "options", () => {
+  const other = GPT.loadModel(copy());
+  return GPT.step(other, GPT.newState(other), BOS, GPT.prepare(model, {}));
+});
+refuse("prepare without a model", "model", () => GPT.prepare(null, {}));
 
 const results = cases.map(({ name, field, run }) => {
   try {

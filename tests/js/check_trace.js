@@ -2,10 +2,10 @@
 // usage: node check_trace.js MODEL.js REQUEST.json [GPT.js] > RESULT.json
 // REQUEST: {"trace": [{"tokens": [ids], "layer": l, "head": h, "row": i, "ablate": [...]}],
 //           "ablate": [["0.3"], ["0.3", "1.5"], ...], "whatIs": [{"q": "55+45=",
-//           "ablate": [...]}]}
+//           "ablate": [...]}], "scorerPath": [{"tokens": [ids], "ablate": [...]}]}
 // RESULT: {"trace": [{record of (layer, head, row)}, ...], "ablate": [[indices 100 a + b
 //          of the sums it gets wrong], ...], "whatIs": [...], "seconds": [...],
-//          "cpu_seconds": [...]}
+//          "cpu_seconds": [...], "scorerPath": [[differing logits], ...]}
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -35,6 +35,26 @@ for (const heads of request.ablate || []) {
   result.seconds.push(Number(process.hrtime.bigint() - started) / 1e9);
   result.cpu_seconds.push(process.cpuUsage(cpu).user / 1e6);
   result.ablate.push(ABLATE.wrongOf(right));
+}
+// The scorer's way through the decoder (ablate.js: a state without maps, copied after the
+// shared first tokens, the question's tokens with options.logits false) against forward():
+// the logits of every position from "=" on must be the same floats, bit for bit.
+result.scorerPath = [];
+for (const { tokens, ablate } of request.scorerPath || []) {
+  const { logits } = GPT.forward(model, tokens, { ablate });
+  const feed = GPT.prepare(model, { ablate, logits: false });
+  const answer = GPT.prepare(model, { ablate });
+  let state = GPT.newState(model, { maps: false });
+  const differ = [];
+  tokens.forEach((id, t) => {
+    if (t === 4) state = GPT.copyState(state);
+    if (t < 6) return void GPT.step(model, state, id, feed);
+    const out = GPT.step(model, state, id, answer);
+    out.logits.forEach((x, k) => {
+      if (!Object.is(x, logits[t][k])) differ.push([t, k, x, logits[t][k]]);
+    });
+  });
+  result.scorerPath.push(differ);
 }
 for (const { q, ablate } of request.whatIs || []) {
   result.whatIs.push(GPT.whatIs(model, q, { ablate }).answer);

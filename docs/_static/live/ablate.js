@@ -16,45 +16,43 @@
   // The sums a+b= for a in [aFrom, aTo): right[100 a + b] = 1 when the model writes the
   // three digits of a + b and then <EOS> (chapter3.adder.decoding.evaluate's exact match),
   // else 0. Greedy decoding stops at the first wrong token: the sum is wrong whatever
-  // follows. The prompt <BOS> a1 a0 + b1 b0 = shares its first tokens with other sums: their
-  // keys and values are computed once and the state copied (every step is the same
-  // computation as in GPT.whatIs, so the tokens are too).
+  // follows. The prompt <BOS> a1 a0 + b1 b0 = shares its first tokens with other sums:
+  // their keys and values are computed once and the state copied. Every step is GPT.step,
+  // as in GPT.whatIs, so the tokens are the same; the steps before "=" skip what only the
+  // logits need (options.logits false), and the heads are checked once, by GPT.prepare.
   function scoreRows(GPT, model, ablate, aFrom, aTo, right) {
     const v = model.vocab;
-    const options = ablate && ablate.length ? { ablate } : undefined;
-    const copy = (state) => ({
-      tokens: state.tokens.slice(),
-      caches: state.caches.map((c) => ({
-        keys: c.keys.slice(),
-        values: c.values.slice(),
-        numHeads: c.numHeads,
-      })),
-      maps: state.maps.map(() => []),
-    });
+    const heads = ablate && ablate.length ? ablate : undefined;
+    const answer = GPT.prepare(model, { ablate: heads }); // its logits pick a token
+    const feed = GPT.prepare(model, { ablate: heads, logits: false }); // a prompt token
+    const digit = [..."0123456789"].map((c) => v[c]);
+    const expected = new Array(4);
     for (let a = aFrom; a < aTo; a++) {
-      const first = GPT.newState(model);
-      for (const id of [v["<BOS>"], v[String((a / 10) | 0)], v[String(a % 10)], v["+"]]) {
-        GPT.step(model, first, id, options);
+      const first = GPT.newState(model, { maps: false });
+      for (const id of [v["<BOS>"], digit[(a / 10) | 0], digit[a % 10], v["+"]]) {
+        GPT.step(model, first, id, feed);
       }
       for (let b1 = 0; b1 < 10; b1++) {
-        const tens = copy(first);
-        GPT.step(model, tens, v[String(b1)], options);
+        const tens = GPT.copyState(first);
+        GPT.step(model, tens, digit[b1], feed);
         for (let b0 = 0; b0 < 10; b0++) {
           const b = b1 * 10 + b0;
-          const expected = [...String(a + b).padStart(3, "0")].map((c) => v[c]);
-          expected.push(v["<EOS>"]);
-          const state = copy(tens);
-          GPT.step(model, state, v[String(b0)], options);
-          let out = GPT.step(model, state, v["="], options);
+          const c = a + b;
+          expected[0] = digit[(c / 100) | 0];
+          expected[1] = digit[((c / 10) | 0) % 10];
+          expected[2] = digit[c % 10];
+          expected[3] = v["<EOS>"];
+          const state = GPT.copyState(tens);
+          GPT.step(model, state, digit[b0], feed);
+          let out = GPT.step(model, state, v["="], answer);
           let ok = 1;
           for (let k = 0; k < expected.length; k++) {
-            const probs = Array.from(out.probs);
-            const token = probs.indexOf(Math.max(...probs)); // as GPT.greedyDecode
+            const token = GPT.argmax(out.probs); // as GPT.greedyDecode
             if (token !== expected[k]) {
               ok = 0;
               break;
             }
-            if (k < expected.length - 1) out = GPT.step(model, state, token, options);
+            if (k < expected.length - 1) out = GPT.step(model, state, token, answer);
           }
           right[a * 100 + b] = ok;
         }

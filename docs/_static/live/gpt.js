@@ -246,13 +246,19 @@
     return checkInt(id, name, 0, model.config.vocab_size - 1);
   }
 
-  // step's options: {ablate: ["layer.head", ...], record: fn}, each optional
+  // step's options: {ablate: ["layer.head", ...], record: fn, logits: false}, each
+  // optional
   function checkOptions(model, options) {
     if (options === undefined) return;
     checkObject(options, "options");
-    const { ablate, record } = options;
+    const { ablate, record, logits } = options;
     if (record !== undefined && typeof record !== "function") {
       throw new TypeError(`options.record must be a function, got ${describe(record)}`);
+    }
+    if (logits !== undefined && typeof logits !== "boolean") {
+      throw new TypeError(
+        `options.logits must be true or false, got ${describe(logits)}`,
+      );
     }
     if (ablate === undefined) return;
     if (!Array.isArray(ablate)) {
@@ -268,6 +274,30 @@
         );
       }
     });
+  }
+
+  // step's options, checked once for any number of steps: GPT.prepare(model, options)
+  // returns a plan that step, given it instead of the options, does not check again.
+  // off[layer * num_heads + head] is 1 for a switched-off head.
+  const PLANS = new WeakSet();
+  function prepare(model, options) {
+    checkModel(model);
+    checkOptions(model, options);
+    const { num_layers: L, num_heads: H } = model.config;
+    const { ablate, record, logits } = options || {};
+    const off = new Uint8Array(L * H);
+    for (const name of ablate || []) {
+      const [l, h] = name.split(".").map(Number);
+      off[l * H + h] = 1;
+    }
+    const plan = Object.freeze({
+      model,
+      off,
+      record: record || null,
+      logits: logits !== false,
+    });
+    PLANS.add(plan);
+    return plan;
   }
 
   // token ids; with `fits`, no more of them than the model has positions
@@ -337,21 +367,46 @@
   }
 
   // --- the layers, one vector (one position) at a time ------------------------------
-  function linear(layer, x) {
-    // nn.Linear: weight is (out, in), y = W x + b
+  // Each writes its result into `y` (a new array when none is given) and returns it.
+  function linear(layer, x, y = new Float64Array(layer.weight.shape[0])) {
+    // nn.Linear: weight is (out, in), y = W x + b. Four rows at a time: each row's sum
+    // still adds its terms in the order i = 0, 1, 2, ... (the same float64 roundings as
+    // one row at a time), and four independent sums keep the processor busy.
     const [out, inp] = layer.weight.shape;
     const W = layer.weight.data;
-    const y = new Float64Array(out);
-    for (let o = 0; o < out; o++) {
-      let s = layer.bias ? layer.bias.data[o] : 0;
+    const b = layer.bias ? layer.bias.data : null;
+    let o = 0;
+    for (; o + 4 <= out; o += 4) {
+      let s0 = b ? b[o] : 0;
+      let s1 = b ? b[o + 1] : 0;
+      let s2 = b ? b[o + 2] : 0;
+      let s3 = b ? b[o + 3] : 0;
+      const r0 = o * inp;
+      const r1 = r0 + inp;
+      const r2 = r1 + inp;
+      const r3 = r2 + inp;
+      for (let i = 0; i < inp; i++) {
+        const xi = x[i];
+        s0 += W[r0 + i] * xi;
+        s1 += W[r1 + i] * xi;
+        s2 += W[r2 + i] * xi;
+        s3 += W[r3 + i] * xi;
+      }
+      y[o] = s0;
+      y[o + 1] = s1;
+      y[o + 2] = s2;
+      y[o + 3] = s3;
+    }
+    for (; o < out; o++) {
+      let s = b ? b[o] : 0;
       for (let i = 0, r = o * inp; i < inp; i++) s += W[r + i] * x[i];
       y[o] = s;
     }
     return y;
   }
 
-  function layerNorm(norm, x) {
-    // nn.LayerNorm: biased variance, eps inside the square root
+  function layerNorm(norm, x, y = new Float64Array(x.length)) {
+    // nn.LayerNorm: biased variance, eps inside the square root (y may be x itself)
     const n = x.length;
     let mean = 0;
     for (let i = 0; i < n; i++) mean += x[i];
@@ -359,133 +414,218 @@
     let variance = 0;
     for (let i = 0; i < n; i++) variance += (x[i] - mean) ** 2;
     const inv = 1 / Math.sqrt(variance / n + norm.eps);
-    const y = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      y[i] = (x[i] - mean) * inv * norm.weight.data[i] + norm.bias.data[i];
-    }
+    const w = norm.weight.data;
+    const b = norm.bias.data;
+    for (let i = 0; i < n; i++) y[i] = (x[i] - mean) * inv * w[i] + b[i];
     return y;
   }
 
-  function add(x, y) {
-    return x.map((v, i) => v + y[i]);
+  function add(x, y, out) {
+    for (let i = 0; i < x.length; i++) out[i] = x[i] + y[i];
+    return out;
   }
 
-  function maskedSoftmax(scores, visible) {
-    // chapter3.masks.masked_softmax: hidden keys get 0; no visible key: a row of 0
-    const weights = new Float64Array(scores.length);
+  function maskedSoftmax(scores, visible, n, weights = new Float64Array(n)) {
+    // chapter3.masks.masked_softmax of scores[0..n): hidden keys get 0; no visible key:
+    // a row of 0
     let max = -Infinity;
-    scores.forEach((s, j) => visible[j] && s > max && (max = s));
-    if (max === -Infinity) return weights;
+    for (let j = 0; j < n; j++) if (visible[j] && scores[j] > max) max = scores[j];
+    if (max === -Infinity) return weights.fill(0, 0, n);
     let sum = 0;
-    scores.forEach((s, j) => visible[j] && (sum += weights[j] = Math.exp(s - max)));
-    return weights.map((w) => w / sum);
+    for (let j = 0; j < n; j++) {
+      weights[j] = visible[j] ? Math.exp(scores[j] - max) : 0;
+      if (visible[j]) sum += weights[j];
+    }
+    for (let j = 0; j < n; j++) weights[j] = weights[j] / sum;
+    return weights;
   }
 
-  // Masked multi-head self-attention for the newest position. Its query meets the keys
+  // Working arrays of one step, made once per model (a step that records makes its own:
+  // its `record` may run another step).
+  const SCRATCH = new WeakMap();
+  function scratch(model, fresh) {
+    if (!fresh && SCRATCH.has(model)) return SCRATCH.get(model);
+    const { d_model: D, d_ff: F, max_seq_len: T } = model.config;
+    const made = {
+      z: new Float64Array(D), // the residual stream
+      q: new Float64Array(D),
+      context: new Float64Array(D),
+      out: new Float64Array(D), // a sublayer's output
+      sum: new Float64Array(D), // z + sublayer(z)
+      hidden: new Float64Array(F),
+      scores: new Float64Array(T),
+      weights: new Float64Array(T),
+      everyToken: new Uint8Array(model.config.vocab_size).fill(1), // softmax over all
+    };
+    if (!fresh) SCRATCH.set(model, made);
+    return made;
+  }
+
+  // Masked multi-head self-attention for the newest position t. Its query meets the keys
   // of every position so far (the causal mask: nothing later exists yet); earlier ones'
-  // keys and values come from the cache, as in chapter3.kv_cache.
-  // `hooks` (optional, from step's options): `off(h)` is true for a switched-off head,
-  // whose slice of the context vector stays zero (chapter3.adder.heads.head_zeroed);
-  // `record(info)` receives each head's q, keys, values, dot products, scaled scores,
-  // weights and context vector, the very numbers computed here.
-  function attention(block, cache, x, visible, hooks) {
+  // keys and values come from the cache, as in chapter3.kv_cache. Writes out_proj's
+  // output into s.out; returns each head's attention row when `keep` (for the maps).
+  // From the plan: a switched-off head's slice of the context vector stays zero
+  // (chapter3.adder.heads.head_zeroed); `record(info)` receives each head's q, keys,
+  // values, dot products, scaled scores, weights and context vector, the very numbers
+  // computed here.
+  function attention(block, cache, visible, layer, t, plan, s, keep) {
+    const x = s.z;
     const D = x.length;
     const H = cache.numHeads;
     const d = D / H; // head_dim
-    const q = linear(block.W_query, x);
+    const scale = Math.sqrt(d);
+    const n = t + 1; // keys 0..t
+    const q = linear(block.W_query, x, s.q);
     cache.keys.push(linear(block.W_key, x));
     cache.values.push(linear(block.W_value, x));
-    const context = new Float64Array(D);
-    const rows = []; // one attention row per head: this query over keys 0..t
+    const { keys, values } = cache;
+    const context = s.context.fill(0);
+    const record = plan.record;
+    // one attention row per head (this query over keys 0..t), kept for the maps
+    const rows = keep ? [] : null;
     for (let h = 0; h < H; h++) {
-      const dots = hooks && hooks.record ? [] : null;
-      const scores = cache.keys.map((k) => {
-        let s = 0;
-        for (let e = h * d; e < (h + 1) * d; e++) s += q[e] * k[e];
-        if (dots) dots.push(s);
-        return s / Math.sqrt(d); // scaled dot product
-      });
-      const weights = maskedSoftmax(scores, visible);
-      const off = hooks && hooks.off(h);
-      const sum = off ? new Float64Array(D) : context; // an ablated head's sum is dropped
-      weights.forEach((w, j) => {
-        for (let e = h * d; e < (h + 1) * d; e++) sum[e] += w * cache.values[j][e];
-      });
-      rows.push(weights);
-      if (dots) {
-        const part = (v) => Array.from(v.slice(h * d, (h + 1) * d));
-        hooks.record({
-          head: h,
-          q: part(q),
-          keys: cache.keys.map(part),
-          values: cache.values.map(part),
-          dots,
-          scores,
-          visible: visible.slice(),
-          weights: Array.from(weights),
-          context: part(sum),
-          off: Boolean(off),
-        });
+      const lo = h * d;
+      const hi = lo + d;
+      const dots = record ? [] : null;
+      const scores = record ? [] : s.scores;
+      for (let j = 0; j < n; j++) {
+        const k = keys[j];
+        let dot = 0;
+        for (let e = lo; e < hi; e++) dot += q[e] * k[e];
+        if (dots) dots.push(dot);
+        scores[j] = dot / scale; // scaled dot product
       }
+      const weights = maskedSoftmax(
+        scores,
+        visible,
+        n,
+        keep || record ? new Float64Array(n) : s.weights,
+      );
+      const off = plan.off[layer * H + h] === 1;
+      if (!off || record) {
+        // an ablated head's sum is dropped
+        const sum = off ? new Float64Array(D) : context;
+        for (let j = 0; j < n; j++) {
+          const w = weights[j];
+          const v = values[j];
+          for (let e = lo; e < hi; e++) sum[e] += w * v[e];
+        }
+        if (record) {
+          const part = (v) => Array.from(v.slice(lo, hi));
+          record({
+            layer,
+            position: t,
+            head: h,
+            q: part(q),
+            keys: keys.map(part),
+            values: values.map(part),
+            dots,
+            scores,
+            visible: visible.slice(),
+            weights: Array.from(weights),
+            context: part(sum),
+            off,
+          });
+        }
+      }
+      if (rows) rows.push(weights);
     }
-    return { out: linear(block.out_proj, context), rows }; // out_proj mixes the heads
+    linear(block.out_proj, context, s.out); // out_proj mixes the heads
+    return rows;
   }
 
   // --- the decoder: one new token through every block --------------------------------
-  function newState(model) {
+  // A state holds the tokens so far, each block's cache of keys and values and, unless
+  // made with {maps: false}, every layer's attention rows (for the maps).
+  function newState(model, { maps = true } = {}) {
     return {
       tokens: [],
+      // padding mask of greedy decoding: a <pad> key is hidden from every query
+      visible: [],
       caches: model.blocks.map(() => ({
         keys: [],
         values: [],
         numHeads: model.config.num_heads,
       })),
-      maps: model.blocks.map(() => []), // [layer][head][query]: attention rows
+      maps: maps ? model.blocks.map(() => []) : null, // [layer][head][query]: rows
     };
   }
 
-  // options (optional): {ablate: ["layer.head", ...] switched off (0-based), record:
-  // fn(info) called for every layer and head with the numbers of its attention}
+  // A copy that later steps can extend without changing `state` (the arrays of keys,
+  // values and rows are shared: no step changes them once made).
+  function copyState(state) {
+    return {
+      tokens: state.tokens.slice(),
+      visible: state.visible.slice(),
+      caches: state.caches.map((c) => ({
+        keys: c.keys.slice(),
+        values: c.values.slice(),
+        numHeads: c.numHeads,
+      })),
+      maps: state.maps && state.maps.map((heads) => heads.map((rows) => rows.slice())),
+    };
+  }
+
+  // options (optional), or a plan of GPT.prepare: {ablate: ["layer.head", ...] switched
+  // off (0-based), record: fn(info) called for every layer and head with the numbers of
+  // its attention, logits: false when nobody reads this step's logits (only the keys and
+  // values it adds to the cache: the last block computes those and stops; only on a
+  // state made with {maps: false}, and step returns null)}
   function step(model, state, token, options) {
-    const { d_model: D, max_seq_len, num_heads: H, vocab_size } = model.config;
+    const plan = PLANS.has(options) ? options : prepare(model, options);
+    if (plan.model !== model) {
+      throw new Error("options: a plan that GPT.prepare made for another model");
+    }
+    const { d_model: D, max_seq_len } = model.config;
     const t = state.tokens.length; // this token's position
     if (t >= max_seq_len) throw new Error(`the model has ${max_seq_len} positions`);
     checkToken(model, token, "token");
-    checkOptions(model, options);
+    if (!plan.logits && state.maps) {
+      throw new Error(
+        "options.logits false leaves the last layer's attention rows out: " +
+          "use a state made with GPT.newState(model, {maps: false})",
+      );
+    }
     state.tokens.push(token);
-    // padding mask of greedy decoding: a <pad> key is hidden from every query
-    const visible = state.tokens.map((id) => id !== model.vocab["<pad>"]);
-    let z = new Float64Array(D); // token embedding + learned position; dropout is off
+    state.visible.push(token !== model.vocab["<pad>"]);
+    const s = scratch(model, plan.record !== null);
+    const z = s.z; // token embedding + learned position; dropout is off
     for (let i = 0; i < D; i++) {
       z[i] = model.tok_embed.data[token * D + i] + model.pos_embed.data[t * D + i];
     }
-    const ablate = options && options.ablate ? new Set(options.ablate) : null;
-    const record = options && options.record;
-    model.blocks.forEach((block, l) => {
-      const hooks =
-        ablate || record
-          ? {
-              off: (h) => Boolean(ablate && ablate.has(`${l}.${h}`)),
-              record: record && ((info) => record({ layer: l, position: t, ...info })),
-            }
-          : null;
-      const { out, rows } = attention(block, state.caches[l], z, visible, hooks);
-      z = layerNorm(block.norm_1, add(z, out)); // AddNorm: layer_norm(x + sublayer(x))
-      const hidden = linear(block.ffn_1, z).map((v) => Math.max(v, 0)); // ReLU
-      z = layerNorm(block.norm_2, add(z, linear(block.ffn_2, hidden)));
-      if (!state.maps[l].length) for (let h = 0; h < H; h++) state.maps[l].push([]);
-      rows.forEach((row, h) => state.maps[l][h].push(row));
-    });
-    const logits = linear(model.head, layerNorm(model.layer_norm, z)); // (V,)
+    const last = model.blocks.length - 1;
+    for (let l = 0; l <= last; l++) {
+      const block = model.blocks[l];
+      const cache = state.caches[l];
+      if (l === last && !plan.logits) {
+        cache.keys.push(linear(block.W_key, z));
+        cache.values.push(linear(block.W_value, z));
+        return null;
+      }
+      const rows = attention(block, cache, state.visible, l, t, plan, s, !!state.maps);
+      // AddNorm: layer_norm(x + sublayer(x))
+      layerNorm(block.norm_1, add(z, s.out, s.sum), z);
+      const hidden = linear(block.ffn_1, z, s.hidden);
+      for (let i = 0; i < hidden.length; i++) hidden[i] = Math.max(hidden[i], 0); // ReLU
+      layerNorm(block.norm_2, add(z, linear(block.ffn_2, hidden, s.out), s.sum), z);
+      if (rows) {
+        const maps = state.maps[l];
+        if (!maps.length) for (let h = 0; h < rows.length; h++) maps.push([]);
+        for (let h = 0; h < rows.length; h++) maps[h].push(rows[h]);
+      }
+    }
+    const logits = linear(model.head, layerNorm(model.layer_norm, z, s.sum)); // (V,)
     // overflow or a NaN in the arithmetic: refuse to answer rather than pick a token
     checkFinite(logits, `the logits at position ${t}`);
-    return {
-      logits,
-      probs: maskedSoftmax(
-        logits,
-        logits.map(() => true),
-      ),
-    };
+    return { logits, probs: maskedSoftmax(logits, s.everyToken, logits.length) };
+  }
+
+  // The index of the largest of `values`, the first one where several are (arg-max)
+  function argmax(values) {
+    let best = 0;
+    for (let j = 1; j < values.length; j++) if (values[j] > values[best]) best = j;
+    return best;
   }
 
   // The full forward pass of GPTDecoder on a sequence: logits of every position, and
@@ -493,8 +633,12 @@
   // chapter3.gpt.attention_maps).
   function forward(model, tokens, options) {
     checkTokens(checkModel(model), tokens, "tokens");
+    const plan = prepare(model, options);
+    if (!plan.logits) {
+      throw new Error("options.logits must not be false: forward returns the logits");
+    }
     const state = newState(model);
-    const logits = tokens.map((id) => step(model, state, id, options).logits);
+    const logits = tokens.map((id) => step(model, state, id, plan).logits);
     const L = tokens.length;
     const maps = state.maps.map((heads) =>
       heads.map((rows) =>
@@ -523,13 +667,14 @@
           `${needed} positions, config.max_seq_len is ${model.config.max_seq_len}`,
       );
     }
+    const plan = prepare(model, options);
     const state = newState(model);
     let out;
-    tokens.forEach((id) => (out = step(model, state, id, options)));
+    for (const id of tokens) out = step(model, state, id, plan);
     const steps = [];
     for (let k = 0; k < maxNewTokens; k++) {
       const probs = Array.from(out.probs);
-      const token = probs.indexOf(Math.max(...probs)); // arg-max: the first maximum
+      const token = argmax(probs);
       const top = probs
         .map((p, id) => [id, p])
         .sort((a, b) => b[1] - a[1] || a[0] - b[0]);
@@ -541,7 +686,7 @@
         maps: state.maps.map((heads) => heads.map((rows) => rows.slice())),
       });
       if (token === model.vocab["<EOS>"] || k === maxNewTokens - 1) break;
-      out = step(model, state, token, options);
+      out = step(model, state, token, plan);
     }
     return { prompt, generated: steps.map((s) => s.token), steps };
   }
@@ -640,7 +785,10 @@
   return {
     loadModel,
     newState,
+    copyState,
+    prepare,
     step,
+    argmax,
     forward,
     greedyDecode,
     parseQuestion,

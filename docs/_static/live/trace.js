@@ -233,15 +233,28 @@
 const GPT = (${GPT.factory})();
 const ABLATE = (${ABLATE.factory})();
 let model = null;
+const right = new Uint8Array(10000);
+// A few rows of sums with a head off, scored ahead of time, one at a time: the engine
+// compiles the decoder's loops before the reader's first switch needs them, and a job
+// that comes in stops them.
+let warmRows = 8;
+function warmUp() {
+  if (warmRows <= 0) return;
+  warmRows--;
+  ABLATE.scoreRows(GPT, model, ["0.0"], warmRows, warmRows + 1, new Uint8Array(10000));
+  setTimeout(warmUp, 0);
+}
+// {exported}: load the model; {id, ablate, row: a}: score the sums a+0= .. a+99=
 onmessage = (e) => {
   const job = e.data;
-  if (job.exported) model = GPT.loadModel(job.exported);
-  const right = new Uint8Array(10000);
-  for (let a = job.from; a < job.to; a++) {
-    ABLATE.scoreRows(GPT, model, job.ablate, a, a + 1, right);
-    postMessage({ id: job.id, row: a });
+  if (job.exported) {
+    model = GPT.loadModel(job.exported);
+    setTimeout(warmUp, 0);
   }
-  postMessage({ id: job.id, done: true, right: right.slice(job.from * 100, job.to * 100), from: job.from });
+  if (job.row === undefined) return;
+  warmRows = 0;
+  ABLATE.scoreRows(GPT, model, job.ablate, job.row, job.row + 1, right);
+  postMessage({ id: job.id, row: job.row, right: right.slice(job.row * 100, job.row * 100 + 100) });
 };`;
   }
 
@@ -268,7 +281,7 @@ onmessage = (e) => {
       try {
         url = url || URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
         workers = Array.from({ length: parts }, () => new Worker(url));
-        workers.forEach((w) => w.postMessage({ id: -1, exported: globalThis.ADDER_MODEL, from: 0, to: 0, ablate: [] }));
+        workers.forEach((w) => w.postMessage({ exported: globalThis.ADDER_MODEL }));
       } catch (e) {
         workers = [];
       }
@@ -301,8 +314,10 @@ onmessage = (e) => {
         };
         const pool = startWorkers();
         if (pool.length) {
-          let done = 0;
-          const step = Math.ceil(100 / pool.length);
+          // rows a = 0..99 handed out one at a time, two queued per worker: a worker that
+          // gets less of the processor takes fewer rows
+          let next = 0;
+          const give = (w) => next < 100 && w.postMessage({ id, ablate: [...ablate], row: next++ });
           const fallback = () => {
             pool.forEach((w) => w.terminate());
             workers = [];
@@ -310,27 +325,27 @@ onmessage = (e) => {
             inflight.delete(key);
             score(ablate, (f) => listeners.forEach((g) => g(f))).then(resolve);
           };
-          pool.forEach((w, p) => {
+          pool.forEach((w) => {
             w.onmessage = (e) => {
               if (e.data.id !== id) return;
-              if (e.data.done) {
-                right.set(e.data.right, e.data.from * 100);
-                if (++done === pool.length) finish(`${pool.length} Web Worker${pool.length > 1 ? "s" : ""}`);
-              } else {
-                rows++;
-                listeners.forEach((f) => f(rows / 100));
-              }
+              right.set(e.data.right, e.data.row * 100);
+              rows++;
+              listeners.forEach((f) => f(rows / 100));
+              if (rows === 100) finish(`${pool.length} Web Worker${pool.length > 1 ? "s" : ""}`);
+              else give(w);
             };
             w.onerror = (e) => {
               e.preventDefault();
               fallback();
             };
-            w.postMessage({ id, ablate: [...ablate], from: p * step, to: Math.min(100, (p + 1) * step) });
+            give(w);
+            give(w);
           });
           pending = {
             cancel() {
               pool.forEach((w) => w.terminate());
               workers = null;
+              setTimeout(startWorkers, 0); // fresh ones, ready for the next run
             },
           };
           return;
@@ -352,6 +367,8 @@ onmessage = (e) => {
       inflight.set(key, { promise, listeners });
       return promise;
     }
+    // the workers load the model while the reader reads: a first switch then only scores
+    setTimeout(startWorkers, 0);
     return { score };
   }
 
