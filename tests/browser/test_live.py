@@ -281,19 +281,7 @@ def test_light_dark_and_phone(chromium, live_server, scheme, viewport):
         if name == "adder":
             p.wait_answer("100")
             p.page.wait_for_timeout(800)  # the digits' fade-in, for the screenshot
-        colors = p.page.evaluate(
-            """() => { const live = document.querySelector('.live');
-            return {bg: getComputedStyle(live).backgroundColor,
-                    fg: getComputedStyle(live).color,
-                    scroll: document.documentElement.scrollWidth,
-                    width: window.innerWidth}; }"""
-        )
-        bg, fg = (luminance(colors[k]) for k in ("bg", "fg"))
-        if scheme == "dark":
-            assert bg < 0.3 and fg > 0.6, colors
-        else:
-            assert bg > 0.8 and fg < 0.4, colors
-        assert colors["scroll"] <= colors["width"], f"{name} scrolls sideways: {colors}"
+        check_scheme(p, ".live", scheme, name)
         if name == "masks":
             p.page.locator("#mask-playground").scroll_into_view_if_needed()
             p.page.locator("#mask-playground").screenshot(
@@ -307,6 +295,25 @@ def test_light_dark_and_phone(chromium, live_server, scheme, viewport):
 def luminance(css_color: str) -> float:
     r, g, b = (int(float(x)) for x in re.findall(r"[\d.]+", css_color)[:3])
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def check_scheme(p: Page, selector: str, scheme: str, name: str) -> None:
+    """The element ``selector`` is drawn in ``scheme`` (a dark background and light text,
+    or the other way round), and the page does not scroll sideways."""
+    colors = p.page.evaluate(
+        """(selector) => { const live = document.querySelector(selector);
+        return {bg: getComputedStyle(live).backgroundColor,
+                fg: getComputedStyle(live).color,
+                scroll: document.documentElement.scrollWidth,
+                width: window.innerWidth}; }""",
+        selector,
+    )
+    bg, fg = (luminance(colors[k]) for k in ("bg", "fg"))
+    if scheme == "dark":
+        assert bg < 0.3 and fg > 0.6, colors
+    else:
+        assert bg > 0.8 and fg < 0.4, colors
+    assert colors["scroll"] <= colors["width"], f"{name} scrolls sideways: {colors}"
 
 
 def test_the_adder_page_weighs_under_a_megabyte(chromium, live_server):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from book_server import SCREENSHOTS, SITE
-from test_live import DESKTOP, PHONE, Page, luminance
+from test_live import DESKTOP, PHONE, Page, check_scheme
 
 from chapter3.adder.heads import wrong_with_heads_zeroed
 from chapter3.adder.reference import reference_adder
@@ -478,19 +478,7 @@ def test_light_dark_and_phone(browser, base_url, trace_site, scheme, viewport):
     p.page.locator("#adder-guide").get_by_role("button", name="Step 3").click()
     p.page.locator("#adder-heads input[data-head='1.1']").check()
     heads_done(p)
-    colors = p.page.evaluate(
-        """() => { const live = document.querySelector('.live-trace');
-        return {bg: getComputedStyle(live).backgroundColor,
-                fg: getComputedStyle(live).color,
-                scroll: document.documentElement.scrollWidth,
-                width: window.innerWidth}; }"""
-    )
-    bg, fg = (luminance(colors[k]) for k in ("bg", "fg"))
-    if scheme == "dark":
-        assert bg < 0.3 and fg > 0.6, colors
-    else:
-        assert bg > 0.8 and fg < 0.4, colors
-    assert colors["scroll"] <= colors["width"], f"the page scrolls sideways: {colors}"
+    check_scheme(p, ".live-trace", scheme, "the page")
     for selector, name in [
         ("#adder-trace", "trace"),
         ("#adder-heads", "atlas"),
