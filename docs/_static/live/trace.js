@@ -475,10 +475,13 @@ onmessage = (e) => {
           }
           summary.textContent =
             (off.size ? `With ${[...off].map(headName).join(", ")} off` : "With every head on") +
-            `, the model gets ${wrong.length.toLocaleString("en")} of the 10,000 sums wrong ` +
-            `(${broke.toLocaleString("en")} that it gets right with every head on): ` +
-            atlas.classes.map((c, k) => `${byClass[k]} ${c}`).join(", ") +
-            `. Scored in ${(ms / 1000).toFixed(2)} s by ${how}.`;
+            `, the model gets ${wrong.length.toLocaleString("en")} of the 10,000 sums wrong` +
+            (off.size
+              ? " (by carry class: " +
+                atlas.classes.map((c, k) => `${byClass[k]} ${c}`).join(", ") +
+                `); ${broke.toLocaleString("en")} of them it gets right with every head on. `
+              : ". ") +
+            `Scored in ${(ms / 1000).toFixed(2)} s by ${how}.`;
           root.dataset.wrong = wrong.length;
           root.dataset.ms = ms.toFixed(0);
           root.dataset.state = "done";
