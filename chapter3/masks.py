@@ -187,16 +187,16 @@ def softmax_last_dim(x: torch.Tensor) -> torch.Tensor:
     """``torch.softmax(x, dim=-1)``; on CPU, over a last dimension shorter than 16, the
     same softmax taken over the first dimension of a transposed view.
 
+    PyTorch's CPU kernel vectorises along the last dimension; over fewer keys than a
+    vector holds (the adder's 10) it runs about 6× slower, forward and backward, than the
+    kernel for another dimension, which vectorises across rows instead. The two kernels
+    add in another order, so the weights may differ in the last bit (a few 1e-8).
+
     >>> import torch
     >>> from chapter3.masks import softmax_last_dim
     >>> scores = torch.tensor([[0.0, 1.0], [2.0, 2.0]])
     >>> torch.allclose(softmax_last_dim(scores), torch.softmax(scores, dim=-1))
     True
-
-    PyTorch's CPU kernel vectorises along the last dimension; over fewer keys than a
-    vector holds (the adder's 10) it runs about 6× slower, forward and backward, than the
-    kernel for another dimension, which vectorises across rows instead. The two kernels
-    add in another order, so the weights may differ in the last bit (a few 1e-8).
     """
     if x.dim() < 2 or x.size(-1) >= 16 or x.device.type != "cpu":
         return torch.softmax(x, dim=-1)
