@@ -316,16 +316,22 @@ def check_scheme(p: Page, selector: str, scheme: str, name: str) -> None:
     assert colors["scroll"] <= colors["width"], f"{name} scrolls sideways: {colors}"
 
 
-def test_the_adder_page_weighs_under_a_megabyte(chromium, live_server):
-    p = Page(chromium, live_server)
+def adder_page_files(p: Page) -> list[tuple[str, int]]:
+    """Open the live adder, let it answer and settle: ``(url, bytes)`` of the page and of
+    every file it loaded."""
     p.open("adder_live.html")
     p.wait_answer("072")
     p.page.wait_for_load_state("networkidle")
-    entries = p.page.evaluate(
+    return p.page.evaluate(
         """() => [performance.getEntriesByType('navigation')[0],
                   ...performance.getEntriesByType('resource')]
                  .map(e => [e.name, e.decodedBodySize])"""
     )
+
+
+def test_the_adder_page_weighs_under_a_megabyte(chromium, live_server):
+    p = Page(chromium, live_server)
+    entries = adder_page_files(p)
     total = sum(size for _, size in entries)
     weights = (SITE / "_static" / "live" / "adder-model.js").stat().st_size
     print(

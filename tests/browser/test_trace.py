@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from book_server import SCREENSHOTS, SITE
-from test_live import DESKTOP, PHONE, Page, check_scheme
+from test_live import DESKTOP, PHONE, Page, adder_page_files, check_scheme
 
 from chapter3.adder.heads import wrong_with_heads_zeroed
 from chapter3.adder.reference import reference_adder
@@ -490,14 +490,7 @@ def test_light_dark_and_phone(browser, base_url, trace_site, scheme, viewport):
 
 def test_the_page_with_the_trace_weighs_under_a_megabyte(browser, base_url):
     p = Page(browser, base_url)
-    p.open("adder_live.html")
-    p.wait_answer("072")
-    p.page.wait_for_load_state("networkidle")
-    entries = p.page.evaluate(
-        """() => [performance.getEntriesByType('navigation')[0],
-                  ...performance.getEntriesByType('resource')]
-                 .map(e => [e.name, e.decodedBodySize])"""
-    )
+    entries = adder_page_files(p)
     total = sum(size for _, size in entries)
     print(f"\nadder_live.html with the trace: {total:,} bytes in {len(entries)} files")
     assert any(name.split("?")[0].endswith("trace.js") for name, _ in entries)
