@@ -601,6 +601,32 @@ def test_encode_equation_encodes_only_the_shape_a_plus_b_equals_c(text):
         assert vocab.decode(ids) == text
 
 
+@given(st.lists(st.text(alphabet="0123456789+=-x٣", max_size=9), max_size=4))
+def test_encode_equations_is_encode_equation_of_each_or_its_error(texts):
+    try:
+        tokens = vocab.encode_equations(texts)
+    except (ValueError, TypeError) as error:
+        assert "\n" not in str(error)
+        try:
+            one_by_one = [vocab.encode_equation(t) for t in texts]
+        except ValueError as first:
+            assert str(error) == str(first)  # the same message, naming the same text
+        else:
+            assert not texts or len({len(t) for t in one_by_one}) > 1
+    else:
+        assert torch.equal(tokens, torch.stack([vocab.encode_equation(t) for t in texts]))
+
+
+def test_encode_equations_of_every_sum_and_of_their_reversed_answers():
+    sums = data.all_equations(2)
+    for texts in (sums, [data.reverse_answer(e) for e in sums[::7]]):
+        expected = torch.stack([vocab.encode_equation(e) for e in texts])
+        assert torch.equal(vocab.encode_equations(texts), expected)
+    for bad in ("15+57=072", (), None):
+        with pytest.raises((TypeError, ValueError)):
+            vocab.encode_equations(bad)
+
+
 @given(
     st.integers(0, 2**12),
     st.tuples(

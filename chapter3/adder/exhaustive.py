@@ -27,7 +27,7 @@ from chapter3.adder.data import (
     split_sizes,
 )
 from chapter3.adder.decoding import _evaluate_strings, evaluate
-from chapter3.adder.vocab import BOS, EOS, PAD, TOKEN_TO_INDEX
+from chapter3.adder.vocab import PAD, encode_equations
 
 PARTS = ("train", "val", "test", "unused")
 
@@ -159,7 +159,7 @@ def score_all(model: nn.Module, recipe, margin: float = 1e-3) -> ExhaustiveResul
     labels = part_of_each_sum(recipe)  # checks the recipe
     shown = _shown(list(labels), recipe)
     start = time.perf_counter()
-    confirmed = _confirmed_right(model, _encode_all(shown), margin).tolist()
+    confirmed = _confirmed_right(model, encode_equations(shown), margin).tolist()
     unsure = [s for s, sure in zip(shown, confirmed, strict=True) if not sure]
     wrong = _evaluate_strings(model, unsure).wrong if unsure else []
     return _by_part(recipe, labels, shown, wrong, time.perf_counter() - start)
@@ -170,14 +170,6 @@ def _shown(equations: list[str], recipe) -> list[str]:
     if recipe.reverse_answer:
         return [reverse_answer(e) for e in equations]
     return equations
-
-
-def _encode_all(equations: list[str]) -> torch.Tensor:
-    """(N, L) token ids of trusted, equal-length equations: ``encode_equation`` of each,
-    without its checks."""
-    return torch.tensor(
-        [[BOS, *(TOKEN_TO_INDEX[ch] for ch in e), EOS] for e in equations]
-    )
 
 
 CHUNK = 1000

@@ -30,7 +30,6 @@ from chapter3.adder.data import (
     construct_batches,
     create_add_dataset,
     disjoint_split,
-    encode_equation,
     make_loaders,
     reverse_answer,
     split_sizes,
@@ -39,7 +38,7 @@ from chapter3.adder.data import (
 from chapter3.adder.decoding import evaluate
 from chapter3.adder.exhaustive import answer_correct, score_all
 from chapter3.adder.optim import LightAdam, clip_grad_norm
-from chapter3.adder.vocab import PAD
+from chapter3.adder.vocab import PAD, encode_equations
 from chapter3.gpt import GPTConfig, GPTDecoder
 from chapter3.seeding import seed_all
 
@@ -718,9 +717,7 @@ def _train(
     train_strings = split_strings(loaders.train_set)
     test_strings = split_strings(loaders.test_set)
     # (N_val, L): the stopping check's equations
-    val_tokens = torch.stack(
-        [encode_equation(e) for e in split_strings(loaders.val_set)]
-    )
+    val_tokens = encode_equations(split_strings(loaders.val_set))
     train_unique = set(train_strings)
     history = History(
         recipe=recipe.name,

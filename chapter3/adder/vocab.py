@@ -141,6 +141,55 @@ def encode_equation(equation: str) -> torch.Tensor:
     return torch.tensor([BOS, *encode(equation), EOS], dtype=torch.long)
 
 
+def check_equations(equations) -> None:
+    """Raise :func:`encode_equation`'s error for the first of ``equations`` (strings) that is
+    not of the shape ``a+b=c``; one regular-expression match each, no tensor built."""
+    for equation in equations:
+        if not isinstance(equation, str) or _EQUATION_SHAPE.fullmatch(equation) is None:
+            encode_equation(equation)  # raises, naming it
+
+
+# byte value of a one-character token -> its id (-1: not a token)
+_BYTE_TO_ID = torch.full((256,), -1, dtype=torch.long)
+for _token, _id in TOKEN_TO_INDEX.items():
+    if len(_token) == 1:
+        _BYTE_TO_ID[ord(_token)] = _id
+
+
+def encode_equations(equations) -> torch.Tensor:
+    """(N, L): :func:`encode_equation` of each of ``equations``, stacked, built in one go.
+
+    The equations (a non-empty list or tuple of strings) must all have one length, as the
+    zero-padded equations of one task do. Ten thousand of them take a few milliseconds,
+    where encoding them one by one takes a tenth of a second.
+
+    >>> from chapter3.adder.vocab import encode_equations
+    >>> encode_equations(["15+57=072", "90+38=128"])
+    tensor([[15,  1,  5, 10,  5,  7, 13,  0,  7,  2, 14],
+            [15,  9,  0, 10,  3,  8, 13,  1,  2,  8, 14]])
+    """
+    if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
+        raise TypeError(
+            "equations must be a list of equation strings like '15+57=072', got "
+            f"{type(equations).__name__}"
+        )
+    if not equations:
+        raise ValueError("equations is empty")
+    check_equations(equations)
+    length = len(equations[0])
+    odd = next((e for e in equations if len(e) != length), None)
+    if odd is not None:
+        raise ValueError(
+            "equations must all have the same length: "
+            f"{equations[0]!r} and {odd!r} do not"
+        )
+    # every character is an ASCII digit, "+" or "=" (checked): one byte, one token
+    codes = torch.frombuffer(bytearray("".join(equations), "ascii"), dtype=torch.uint8)
+    body = _BYTE_TO_ID[codes.long()].view(len(equations), length)  # (N, L-2)
+    ends = torch.tensor([[BOS, EOS]]).expand(len(equations), 2)  # (N, 2)
+    return torch.cat([ends[:, :1], body, ends[:, 1:]], dim=1)  # (N, L)
+
+
 def decode(ids) -> str:
     """The string of a sequence of ids, without ``<BOS>``, ``<EOS>`` and ``<pad>``.
 
