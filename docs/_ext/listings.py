@@ -98,6 +98,11 @@ def _docstring(node: ast.AST) -> ast.Expr | None:
     return None
 
 
+def _statements(fn: ast.FunctionDef) -> list[ast.stmt]:
+    """The statements of ``fn``'s body after its docstring."""
+    return fn.body[1 if _docstring(fn) is not None else 0 :]
+
+
 def strip_docstrings(code: str) -> str:
     """``code`` (one class or function, possibly indented) without any docstring in it."""
     tree = ast.parse(textwrap.dedent(code))
@@ -527,7 +532,7 @@ def teaching_view(
 def _checks_then_twin(fn: ast.FunctionDef) -> str | None:
     """The name ``_x`` when ``fn``'s body is its docstring, check calls and
     ``return _x(...)``; else None."""
-    body = fn.body[1 if _docstring(fn) is not None else 0 :]
+    body = _statements(fn)
     if not body or not isinstance(body[-1], ast.Return):
         return None
     value = body[-1].value
@@ -552,7 +557,7 @@ def _twin_body(code: str, tree: ast.Module, mod) -> tuple[str, int]:
         return code, 0
     twin_code = textwrap.dedent(inspect.getsource(twin))
     twin_code = re.sub(rf"^def {private}\(", f"def {fn.name}(", twin_code, count=1)
-    body = fn.body[1 if _docstring(fn) is not None else 0 :]
+    body = _statements(fn)
     return twin_code, len(body) - 1
 
 
