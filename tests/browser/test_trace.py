@@ -463,6 +463,54 @@ def test_questions_are_answered_in_time_with_the_trace_scripts(page):
     assert max(times) <= ANSWER_MS, times
 
 
+COVERED_CONTROLS = """() => {
+  // the live page's controls in the viewport, below the page's own fixed header, with a
+  // point (centre or a corner) where something else is the topmost element: it floats over them
+  const header = document.querySelector(".mobile-header, .page-header");
+  const below = header ? Math.max(0, header.getBoundingClientRect().bottom) : 0;
+  const owns = (e, hit) =>
+    hit !== null && (e.contains(hit) || [...(e.labels || [])].some((l) => l.contains(hit)));
+  const covered = [];
+  for (const e of document.querySelectorAll(".live input, .live button, .live select")) {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.top < below || r.bottom > innerHeight) continue;
+    const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 2, r.top + 2],
+      [r.right - 2, r.top + 2], [r.left + 2, r.bottom - 2], [r.right - 2, r.bottom - 2]];
+    for (const [x, y] of points) {
+      const hit = document.elementFromPoint(x, y);
+      if (!owns(e, hit)) {
+        const over = hit === null ? "nothing" : hit.closest("[class]")?.className;
+        covered.push(`${e.name || e.id || e.textContent.trim()} under ${over}`);
+        break;
+      }
+    }
+  }
+  return covered;
+}"""
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_no_floating_button_covers_a_control_when_scrolling_back_up(
+    browser, base_url, trace_site, viewport
+):
+    # Furo floats a "Back to top" button over the top of the page while the reader scrolls
+    # up: over the trace form it hid a field and took its click.
+    p = Page(browser, base_url, viewport=PHONE if viewport == "phone" else DESKTOP)
+    p.open("adder_live.html?q=55%2B45%3D")
+    p.wait_answer("100")
+    for selector in (".live-trace-form", "#adder-heads", "#adder-guide"):
+        top = p.page.locator(selector).first.evaluate(
+            "e => e.getBoundingClientRect().top + window.scrollY"
+        )
+        p.page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        for y in (top + 600, top + 300, top + 100, top - 80):  # back up, in steps
+            p.page.evaluate(f"window.scrollTo(0, {max(0, y)})")
+            p.page.wait_for_timeout(150)
+        assert p.page.evaluate(COVERED_CONTROLS) == [], selector
+    assert p.problems == []
+    p.close()
+
+
 def shot(p: Page, selector: str, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     p.page.locator(selector).screenshot(path=str(SCREENSHOTS / f"trace-{name}.png"))
