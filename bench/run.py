@@ -20,7 +20,8 @@ written and never looks at a timing.
    chapter's class, and every variant's largest output difference from it is measured in the
    same run. On a GPU (when one is present) the table is repeated in bfloat16.
 2. :func:`bench_recipes`: the whole ``python -m chapter3.adder train`` command, start to saved
-   checkpoint, for the original and the fast recipe, one after the other.
+   checkpoint, for the original and the fast recipe, in turn, five times each;
+   :func:`summarize_recipe_runs` takes the medians.
 3. :func:`bench_seeds`: the fast recipe's command for ten initialisation seeds, each under
    the three :data:`CAPABILITIES` of ATen's CPU kernels, and for every run whether each of
    :data:`~chapter3.adder.heads.GENERAL_CLAIMS` holds; :func:`summarize_seed_runs` counts
@@ -41,6 +42,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -357,10 +359,48 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_recipes(quick: bool = False) -> list[dict]:
-    """The original and the fast recipe's train commands, back to back in one run."""
+RECIPE_ROUNDS = 5
+"""Runs of each recipe's train command in the recipes section (one with ``--quick``)."""
+
+
+def bench_recipes(quick: bool = False, rounds: int = RECIPE_ROUNDS) -> list[dict]:
+    """The original and the fast recipe's train commands in turn, ``rounds`` times each.
+
+    The order alternates (fast then original, then original then fast, ...): on a machine
+    whose speed drifts, or whose first command after a long one runs slow, neither recipe
+    always gets the same turn. Each row says its ``round``; :func:`summarize_recipe_runs`
+    takes the medians.
+    """
     epochs = 1 if quick else None
-    return [time_train_command(r, epochs=epochs) for r in ("original", "fast")]
+    rows = []
+    for k in range(1 if quick else rounds):
+        order = ("fast", "original") if k % 2 == 0 else ("original", "fast")
+        for recipe in order:
+            rows.append(time_train_command(recipe, epochs=epochs) | {"round": k + 1})
+    return rows
+
+
+def summarize_recipe_runs(rows: Sequence[dict]) -> dict:
+    """Per recipe, the median whole-command seconds (and CPU seconds) of its runs, the runs'
+    seconds in order, and the speed-up: the original's median over the fast one's."""
+    summary = {}
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        runs = [r for r in rows if r["recipe"] == recipe]
+        summary[recipe] = {
+            "runs": len(runs),
+            "seconds": [r["command_seconds"] for r in runs],
+            "median_seconds": statistics.median(r["command_seconds"] for r in runs),
+            "median_cpu_seconds": statistics.median(
+                r["command_cpu_seconds"] for r in runs
+            ),
+            "steps": sorted({r["steps"] for r in runs}),
+            "all_correct": sorted({r["all_correct"] for r in runs}),
+        }
+    if {"original", "fast"} <= set(summary):
+        summary["speed_up"] = (
+            summary["original"]["median_seconds"] / summary["fast"]["median_seconds"]
+        )
+    return summary
 
 
 CAPABILITIES = ("native", "avx2", "default")
@@ -601,11 +641,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if start("recipes"):
         rows = bench_recipes(quick)
+        summary = summarize_recipe_runs(rows)
         print_table(
-            "The train command, start to saved checkpoint (one process each)",
-            ["recipe", "seconds", "CPU s", "steps", "epochs", "right of 10,000"],
+            "The train command, start to saved checkpoint (one process each, in turn)",
+            [
+                "round",
+                "recipe",
+                "seconds",
+                "CPU s",
+                "steps",
+                "epochs",
+                "right of 10,000",
+            ],
             [
                 [
+                    r["round"],
                     r["recipe"],
                     f"{r['command_seconds']:.1f}",
                     f"{r['command_cpu_seconds']:.1f}",
@@ -616,7 +666,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for r in rows
             ],
         )
-        record("recipes", rows)
+        if "speed_up" in summary:
+            print(
+                f"medians: the fast command is {summary['speed_up']:.1f} times faster"
+            )
+        record("recipes", rows, summary=summary)
 
     if start("seeds"):
         rows = bench_seeds(quick, args.seeds)
@@ -727,6 +781,7 @@ __all__ = [
     "CAPABILITIES",
     "cpu_capability_of",
     "bench_seeds",
+    "summarize_recipe_runs",
     "summarize_seed_runs",
     "run_ablation",
     "bench_ablations",

@@ -240,6 +240,38 @@ def test_bench_quick_writes_every_section(tmp_path):
     assert written["sections"]["attention"]["machine"]["cores"] >= 1
 
 
+def test_bench_recipes_take_turns_and_report_medians(monkeypatch):
+    import bench.run as run
+
+    calls = []
+
+    def fake(recipe, epochs=None):  # the n-th command takes base + n/10 seconds
+        calls.append(recipe)
+        seconds = {"original": 60.0, "fast": 6.0}[recipe] + len(calls) / 10
+        steps = {"original": 840, "fast": 1465}[recipe]
+        return {
+            "recipe": recipe,
+            "command_seconds": seconds,
+            "command_cpu_seconds": 2 * seconds,
+            "steps": steps,
+            "all_correct": 10_000,
+        }
+
+    monkeypatch.setattr(run, "time_train_command", fake)
+    rows = run.bench_recipes(rounds=3)
+    assert calls == ["fast", "original", "original", "fast", "fast", "original"]
+    assert [r["round"] for r in rows] == [1, 1, 2, 2, 3, 3]
+    summary = run.summarize_recipe_runs(rows)
+    assert summary["fast"]["seconds"] == pytest.approx([6.1, 6.4, 6.5])
+    assert summary["fast"]["median_seconds"] == pytest.approx(6.4)
+    assert summary["original"]["median_seconds"] == pytest.approx(60.3)
+    assert summary["original"]["median_cpu_seconds"] == pytest.approx(120.6)
+    assert summary["speed_up"] == pytest.approx(60.3 / 6.4)
+    assert summary["fast"]["steps"] == [1465]
+    calls.clear()
+    assert len(run.bench_recipes(quick=True)) == 2 and calls == ["fast", "original"]
+
+
 # --- the sentences of docs/adder_frontier.md about this build's model -------------------------
 # Each test restates one paragraph of "What the heads learned" as numbers. A retrained model
 # that no longer fits the text fails here: look at the figures again and rewrite the text.
