@@ -20,6 +20,7 @@ from chapter3.adder.vocab import (
     EQUAL,
     PAD,
     VOCAB_SIZE,
+    check_equation_list,
     check_equations,
     decode,
     encode_equation,
@@ -48,24 +49,6 @@ def check_seed(seed, name: str = "seed") -> int:
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"{name} must be an int from 0 to 2**63 - 1, got {seed}")
     return seed
-
-
-def check_equation_list(equations, name: str = "equations") -> list[str]:
-    """Raise unless ``equations`` is a non-empty list or tuple of strings; return a list.
-
-    A single string is refused (it would be read as one equation per character).
-    """
-    if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
-        raise TypeError(
-            f"{name} must be a list of equation strings like '15+57=072', "
-            f"got {type(equations).__name__}"
-        )
-    if not equations:
-        raise ValueError(f"{name} is empty")
-    bad = next((e for e in equations if not isinstance(e, str)), None)
-    if bad is not None:
-        raise TypeError(f"{name} must hold strings like '15+57=072', got {bad!r}")
-    return list(equations)
 
 
 # --- the data set ----------------------------------------------------------------------------

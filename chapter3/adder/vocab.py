@@ -141,6 +141,24 @@ def encode_equation(equation: str) -> torch.Tensor:
     return torch.tensor([BOS, *encode(equation), EOS], dtype=torch.long)
 
 
+def check_equation_list(equations, name: str = "equations") -> list[str]:
+    """Raise unless ``equations`` is a non-empty list or tuple of strings; return a list.
+
+    A single string is refused (it would be read as one equation per character).
+    """
+    if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of equation strings like '15+57=072', "
+            f"got {type(equations).__name__}"
+        )
+    if not equations:
+        raise ValueError(f"{name} is empty")
+    bad = next((e for e in equations if not isinstance(e, str)), None)
+    if bad is not None:
+        raise TypeError(f"{name} must hold strings like '15+57=072', got {bad!r}")
+    return list(equations)
+
+
 def check_equations(equations) -> None:
     """Raise :func:`encode_equation`'s error for the first of ``equations`` (strings) that is
     not of the shape ``a+b=c``; one regular-expression match each, no tensor built."""
@@ -168,14 +186,7 @@ def encode_equations(equations) -> torch.Tensor:
     tensor([[15,  1,  5, 10,  5,  7, 13,  0,  7,  2, 14],
             [15,  9,  0, 10,  3,  8, 13,  1,  2,  8, 14]])
     """
-    if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
-        raise TypeError(
-            "equations must be a list of equation strings like '15+57=072', got "
-            f"{type(equations).__name__}"
-        )
-    if not equations:
-        raise ValueError("equations is empty")
-    check_equations(equations)
+    check_equations(check_equation_list(equations))
     length = len(equations[0])
     odd = next((e for e in equations if len(e) != length), None)
     if odd is not None:
