@@ -614,7 +614,9 @@ def test_encode_equations_is_encode_equation_of_each_or_its_error(texts):
         else:
             assert not texts or len({len(t) for t in one_by_one}) > 1
     else:
-        assert torch.equal(tokens, torch.stack([vocab.encode_equation(t) for t in texts]))
+        assert torch.equal(
+            tokens, torch.stack([vocab.encode_equation(t) for t in texts])
+        )
 
 
 def test_encode_equations_of_every_sum_and_of_their_reversed_answers():

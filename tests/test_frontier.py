@@ -27,6 +27,7 @@ from chapter3.adder.training import (
     progress_bar,
     train,
 )
+from chapter3.adder.vocab import encode_equations
 from chapter3.gpt import GPTConfig
 
 TINY = replace(
@@ -124,7 +125,7 @@ def test_the_fast_recipe_trained_here_meets_what_holds_on_any_cpu():
 def test_teacher_forced_check_agrees_with_greedy_decoding(fast_adder):
     model, _ = fast_adder
     equations = all_equations()[::3]
-    tokens = torch.stack([training.encode_equation(e) for e in equations])
+    tokens = encode_equations(equations)
     for layer in range(model.config.num_layers):
         # a damaged model: some sums right, some wrong
         with head_zeroed(model, layer, 0):
